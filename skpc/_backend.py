@@ -1,0 +1,110 @@
+"""The one module that knows about devices: numpy on the CPU, cupy on the GPU.
+
+Everything else in skpc is written against ``backend.xp`` and the few helpers here
+(host/device moves, random numbers, scatter-add) that the array API standard lacks.
+cupy is imported here and nowhere else.
+"""
+
+import numpy as np
+
+_GPU_HINT = (
+    "device='gpu' needs cupy and a CUDA device; install them with "
+    "`pip install 'skpc[gpu]'` (or the cupy wheel matching your CUDA version)."
+)
+
+
+def _import_cupy():
+    try:
+        import cupy  # noqa: PLC0415 -- the single place cupy is imported
+    except ImportError:
+        return None
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+    except Exception:  # no driver, no device
+        return None
+    return cupy
+
+
+class Backend:
+    """An array namespace with the extras the engine needs.
+
+    Parameters
+    ----------
+    xp : module
+        ``numpy`` or ``cupy`` (or a wrapper with the same interface, for tests).
+    name : str
+        ``"cpu"`` or ``"gpu"``.
+    """
+
+    def __init__(self, xp, name):
+        self.xp = xp
+        self.name = name
+
+    def __reduce__(self):
+        # Pickle the name, not the module; a GPU backend unpickles as the CPU one.
+        return (_backend_from_name, (self.name,))
+
+    def __repr__(self):
+        return f"Backend({self.name!r})"
+
+    def asarray(self, a, dtype=None):
+        """Move ``a`` to this backend's device (no copy if it is already there)."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_numpy(self, a):
+        """Move ``a`` to the host as a numpy array."""
+        if isinstance(a, np.ndarray) or np.isscalar(a):
+            return np.asarray(a)
+        if hasattr(a, "get"):
+            return a.get()
+        return np.asarray(a)
+
+    def rng(self, seed):
+        """A random generator on this device, seeded from an integer."""
+        return self.xp.random.default_rng(seed)
+
+    def scatter_add(self, target, index, values):
+        """``target[index] += values`` along axis 0, correct for repeated indices."""
+        if self.xp is np:
+            np.add.at(target, index, values)
+        else:
+            self.xp.add.at(target, index, values)
+
+
+CPU = Backend(np, "cpu")
+
+
+def gpu_available():
+    """True when cupy imports and sees at least one CUDA device."""
+    return _import_cupy() is not None
+
+
+def get_backend(device):
+    """Resolve ``device`` ("cpu", "gpu" or "auto") to a :class:`Backend`."""
+    if isinstance(device, Backend):
+        return device
+    if device == "cpu":
+        return CPU
+    if device in ("gpu", "auto"):
+        cupy = _import_cupy()
+        if cupy is not None:
+            return Backend(cupy, "gpu")
+        if device == "gpu":
+            raise ValueError(_GPU_HINT)
+        return CPU
+    raise ValueError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}.")
+
+
+def namespace_of(a):
+    """The backend that holds array ``a`` (cupy arrays live on the GPU)."""
+    if isinstance(a, np.ndarray):
+        return CPU
+    module = type(a).__module__.split(".")[0]
+    if module == "cupy":
+        return get_backend("gpu")
+    return CPU
+
+
+def _backend_from_name(name):
+    return CPU

@@ -1,0 +1,234 @@
+"""Compile a region graph into folded layers and run the passes over them.
+
+All node values live in one buffer of shape ``(regions, batch, k)``: input layers fill
+the first rows, then each sum layer (all regions of one height and one shape) writes a
+contiguous block of rows. The backward pass walks the same layers in reverse with a
+buffer of flows of the same shape. Passes over more rows than one batch run in chunks,
+so memory is O(batch x units) whatever the data size.
+"""
+
+from collections import defaultdict
+
+import numpy as np
+
+from skpc._backend import CPU
+from skpc.engine.layers import SumLayer
+
+
+class _Workspace:
+    """Buffers for one batch size, reused across batches (no allocation in the loop)."""
+
+    def __init__(self, circuit, batch):
+        xp, dtype = circuit.backend.xp, circuit.dtype
+        shape = (circuit.n_rows, batch, circuit.n_units)
+        self.batch = batch
+        self.values = xp.zeros(shape, dtype)
+        self.flow = xp.zeros(shape, dtype)
+        self.prods = [xp.empty((L.n_folds, batch, L.n_in), dtype) for L in circuit.sum_layers]
+        self.scales = [xp.empty((L.n_folds, batch, L.n_out), dtype) for L in circuit.sum_layers]
+
+
+class Circuit:
+    """A probabilistic circuit compiled from a region graph, with its parameters.
+
+    Parameters
+    ----------
+    graph : RegionGraph
+    n_units : int
+        Units per region (k); the root has one.
+    make_leaf : callable
+        ``make_leaf(kind, variables)`` returns the input layer of that kind whose
+        regions read the columns ``variables``.
+    leaf_kinds : sequence of str
+        Kind of input distribution of each variable.
+    backend : Backend
+    dtype : numpy dtype
+    rng : numpy.random.Generator
+        Source of the random initial weights.
+    """
+
+    def __init__(self, graph, n_units, make_leaf, leaf_kinds, backend, dtype, rng):
+        graph.validate()
+        self.graph, self.n_units, self.backend = graph, int(n_units), backend
+        self.dtype = np.dtype(dtype)
+        self.n_variables = graph.n_variables
+        row = {}
+        # Input layers: one per leaf kind, their regions in contiguous rows.
+        by_kind = defaultdict(list)
+        for r in graph.input_regions():
+            by_kind[leaf_kinds[graph.scopes[r][0]]].append(r)
+        self.leaves, self.leaf_rows = [], []
+        for kind in sorted(by_kind):
+            regions = by_kind[kind]
+            start = len(row)
+            row.update({r: start + i for i, r in enumerate(regions)})
+            self.leaves.append(make_leaf(kind, [graph.scopes[r][0] for r in regions]))
+            self.leaf_rows.append(slice(start, len(row)))
+        # Sum layers: inner regions grouped by (height, shape), children before parents.
+        heights = graph.heights()
+        groups = defaultdict(list)
+        for r in range(graph.n_regions):
+            if not graph.is_input(r):
+                parts = sorted(graph.partitions[r], key=len)
+                n_out = 1 if r == graph.root else self.n_units
+                groups[(int(heights[r]), tuple(len(p) for p in parts), n_out)].append((r, parts))
+        self.sum_layers = []
+        for (_, arities, n_out), members in sorted(groups.items()):
+            start = len(row)
+            for i, (r, _) in enumerate(members):
+                row[r] = start + i
+            parts = [np.array([[row[c] for c in m[1][p]] for m in members]) for p in range(len(arities))]
+            self.sum_layers.append(
+                SumLayer(slice(start, len(row)), parts, self.n_units, n_out, graph.product,
+                         backend, self.dtype, rng)
+            )
+        self.n_rows = len(row)
+        self.root_row = row[graph.root]
+        self._workspaces = {}
+
+    # -- parameters -----------------------------------------------------------------------
+    @property
+    def blocks(self):
+        """Everything that holds parameters: input layers, then sum layers."""
+        return self.leaves + self.sum_layers
+
+    def get_params(self):
+        return [b.params for b in self.blocks]
+
+    def set_params(self, params):
+        for block, p in zip(self.blocks, params):
+            block.set_params(p)
+
+    def new_stats(self):
+        return [b.new_stats() for b in self.blocks]
+
+    def sufficient(self, stats):
+        """Per-parameter statistics (expected ones for missing values) from raw stats."""
+        return [b.sufficient(s) for b, s in zip(self.blocks, stats)]
+
+    def n_parameters(self):
+        return int(sum(p.size for params in self.get_params() for p in params))
+
+    # -- passes ---------------------------------------------------------------------------
+    def workspace(self, batch):
+        ws = self._workspaces.get(batch)
+        if ws is None:
+            if len(self._workspaces) >= 2:  # a full batch and a last partial one
+                self._workspaces.pop(next(iter(self._workspaces)))
+            ws = self._workspaces[batch] = _Workspace(self, batch)
+        return ws
+
+    def forward(self, X, mode="sum"):
+        """Upward pass over one batch; returns the workspace holding every value.
+
+        ``X`` is a ``(batch, n_variables)`` array on the backend, NaN where a value is
+        missing (marginalised). ``mode="max"`` runs the max-product pass instead.
+        """
+        ws = self.workspace(X.shape[0])
+        for leaf, rows in zip(self.leaves, self.leaf_rows):
+            leaf.log_prob(X, ws.values[rows])
+        for layer, prod, scale in zip(self.sum_layers, ws.prods, ws.scales):
+            layer.forward(ws.values, prod, scale, mode)
+        return ws
+
+    def root_values(self, ws):
+        return ws.values[self.root_row, :, 0]
+
+    def backward(self, X, ws, stats):
+        """Downward pass after :meth:`forward`: adds flows and leaf statistics to ``stats``."""
+        n_leaves = len(self.leaves)
+        ws.flow[...] = 0.0
+        ws.flow[self.root_row, :, 0] = 1.0
+        for layer, prod, scale, s in zip(
+            self.sum_layers[::-1], ws.prods[::-1], ws.scales[::-1], stats[n_leaves:][::-1]
+        ):
+            layer.backward(ws.flow, prod, scale, s)
+        for leaf, rows, s in zip(self.leaves, self.leaf_rows, stats):
+            leaf.accumulate(s, X, ws.flow[rows])
+
+    def accumulate(self, X, stats):
+        """Forward and backward over one batch; returns its per-sample log-likelihoods."""
+        ws = self.forward(X)
+        ll = self.root_values(ws).copy()
+        self.backward(X, ws, stats)
+        return ll
+
+    def chunks(self, n, batch_size):
+        for start in range(0, n, batch_size):
+            yield slice(start, min(n, start + batch_size))
+
+    def log_likelihood(self, X, batch_size):
+        """Per-sample log-likelihood of ``X`` (a backend array), in chunks."""
+        xp = self.backend.xp
+        out = xp.empty(X.shape[0], dtype=self.dtype)
+        for sl in self.chunks(X.shape[0], batch_size):
+            out[sl] = self.root_values(self.forward(X[sl]))
+        return out
+
+    def top_down_stats(self):
+        """Statistics of the data-free pass: TD(n) * theta (and TD(n) * E[T] at inputs).
+
+        A row with every value missing has p = 1 at every node, so its flows are exactly
+        the top-down probabilities of DESIGN.md section 2.
+        """
+        xp = self.backend.xp
+        stats = self.new_stats()
+        self.accumulate(xp.full((1, self.n_variables), np.nan, dtype=self.dtype), stats)
+        return stats
+
+    def descend(self, X, mode, rng):
+        """Complete the NaN entries of each row of ``X`` top-down.
+
+        ``mode="sample"`` draws them from p(missing | observed); ``mode="argmax"`` follows
+        the max-product pass and picks the most likely unit and value at every step.
+        """
+        xp = self.backend.xp
+        ws = self.forward(X, mode="max" if mode == "argmax" else "sum")
+        units = xp.full((self.n_rows, X.shape[0]), -1, dtype=np.int64)
+        units[self.root_row] = 0
+        for layer, prod in zip(self.sum_layers[::-1], ws.prods[::-1]):
+            layer.choose(units, prod, rng, mode)
+        out = X.copy()
+        for leaf, rows in zip(self.leaves, self.leaf_rows):
+            values = leaf.pick(X, units[rows], rng, mode)
+            # Only regions on the chosen path write (a variable may have several regions).
+            r, n = xp.nonzero(units[rows] >= 0)
+            out[n, xp.asarray(leaf.variables)[r]] = values[r, n]
+        return out
+
+    # -- devices and pickling ---------------------------------------------------------------
+    def to(self, backend):
+        """Move every array of the circuit to ``backend`` (in place); returns self."""
+        for obj in [self, *self.blocks]:
+            for name, value in list(vars(obj).items()):
+                setattr(obj, name, _move(value, backend))
+            obj.backend = backend
+        self._workspaces = {}
+        return self
+
+    def __getstate__(self):
+        # Parameters are stored as numpy so that a GPU model unpickles without cupy.
+        state = dict(vars(self))
+        state["_workspaces"] = {}
+        if self.backend.name != "cpu":
+            state = {k: _move(v, CPU) for k, v in state.items()}
+            state["leaves"] = [_moved_copy(b, CPU) for b in self.leaves]
+            state["sum_layers"] = [_moved_copy(b, CPU) for b in self.sum_layers]
+        state["backend"] = CPU
+        return state
+
+
+def _move(value, backend):
+    if isinstance(value, list):
+        return [_move(v, backend) for v in value]
+    if isinstance(value, np.ndarray) or type(value).__module__.startswith("cupy"):
+        return backend.asarray(value) if backend.name != "cpu" else CPU.to_numpy(value)
+    return value
+
+
+def _moved_copy(block, backend):
+    copy = object.__new__(type(block))
+    for name, value in vars(block).items():
+        setattr(copy, name, _move(value, backend))
+    copy.backend = backend
+    return copy

@@ -1,0 +1,431 @@
+"""PCDensityEstimator: the scikit-learn front of skpc."""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skpc._backend import get_backend
+from skpc.engine import Circuit
+from skpc.leaves import Categorical, Gaussian
+from skpc.solvers import SOLVERS, step_size_at
+from skpc.structures import RegionGraph, hclt
+
+#: Integer-valued columns with at most this many levels (0..K-1) are categorical
+#: under ``leaf="auto"``.
+AUTO_MAX_CATEGORIES = 64
+
+
+def _column_name(est, j):
+    names = getattr(est, "feature_names_in_", None)
+    return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
+
+
+class PCDensityEstimator(DensityMixin, BaseEstimator):
+    """Density estimation with a probabilistic circuit.
+
+    The circuit's structure is built from the training data (a hidden Chow-Liu tree by
+    default) and its parameters are learned by expectation-maximisation: full-batch EM,
+    mini-batch EM, or anemone (mini-batch EM with a KL trust region). Queries are exact:
+    log-likelihoods marginalise missing values (NaN), and samples are drawn top-down.
+
+    Parameters
+    ----------
+    structure : "hclt" or RegionGraph, default="hclt"
+        The region graph: ``"hclt"`` learns a hidden Chow-Liu tree from the data; a
+        :class:`~skpc.structures.RegionGraph` is used as given.
+    n_latents : int, default=32
+        Units per region (k): the number of states of each hidden variable.
+    solver : {"anemone", "minibatch_em", "em"}, default="anemone"
+        Parameter-update rule (see the user guide).
+    batch_size : int, default=512
+        Rows per mini-batch, and per chunk of the full-batch passes.
+    step_size : float in (0, 1], default=0.4
+        Step size ``a`` of the mini-batch solvers (ignored by ``"em"``).
+    schedule : {"cosine", "constant"}, default="cosine"
+        Step-size schedule over the ``max_iter`` epochs; cosine decays to a quarter.
+    max_iter : int, default=50
+        Maximum number of epochs.
+    tol : float, default=1e-3
+        Convergence threshold on the per-sample log-likelihood gain of an epoch
+        (on the validation set when ``early_stopping=True``).
+    pseudocount : float, default=0.01
+        Smoothing of every M-step.
+    n_categories : "auto", int or array-like of int, default="auto"
+        Support size of categorical columns; ``"auto"`` uses the largest value seen + 1.
+    leaf : {"auto", "categorical", "gaussian"} or array-like of str, default="auto"
+        Input distribution per column. ``"auto"``: a column whose observed values are
+        integers in ``0..AUTO_MAX_CATEGORIES-1`` is categorical, any other is Gaussian.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its log-likelihood stops
+        improving, and keep the best epoch's parameters.
+    validation_fraction : float in (0, 1), default=0.1
+    n_iter_no_change : int, default=3
+        Epochs without a gain above ``tol`` before stopping.
+    warm_start : bool, default=False
+        Continue from the fitted circuit instead of building a new one.
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+        ``1`` prints one line per epoch.
+    device : {"cpu", "gpu", "auto"}, default="cpu"
+    dtype : {"float32", "float64"}, default="float32"
+
+    Attributes
+    ----------
+    circuit_ : Circuit
+        The compiled circuit and its parameters.
+    structure_ : RegionGraph
+    leaf_types_ : ndarray of str
+        Input distribution of each column.
+    n_categories_ : ndarray of int
+        Categories of each column (0 for Gaussian columns).
+    n_iter_ : int
+        Epochs run.
+    converged_ : bool
+    history_ : dict of lists
+        Per epoch: ``"train_loglik"`` (mean per sample), ``"valid_loglik"`` (when early
+        stopping), ``"seconds"`` (cumulative).
+    device_ : str
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has feature names that are all strings.
+
+    Examples
+    --------
+    >>> from skpc import PCDensityEstimator
+    >>> from skpc.datasets import load_debd
+    >>> X = load_debd("nltcs")
+    >>> pc = PCDensityEstimator(n_latents=8, max_iter=2, random_state=0).fit(X)
+    >>> pc.score(load_debd("nltcs", "test")) > -7
+    True
+    """
+
+    _parameter_constraints = {
+        "structure": [StrOptions({"hclt"}), RegionGraph],
+        "n_latents": [Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions(set(SOLVERS))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "step_size": [Interval(Real, 0, 1, closed="right")],
+        "schedule": [StrOptions({"constant", "cosine"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "pseudocount": [Interval(Real, 0, None, closed="left")],
+        "n_categories": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), "array-like"],
+        "leaf": [StrOptions({"auto", "categorical", "gaussian"}), "array-like"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "device": [StrOptions({"cpu", "gpu", "auto"})],
+        "dtype": [StrOptions({"float32", "float64"})],
+    }
+
+    def __init__(
+        self,
+        structure="hclt",
+        n_latents=32,
+        solver="anemone",
+        batch_size=512,
+        step_size=0.4,
+        schedule="cosine",
+        max_iter=50,
+        tol=1e-3,
+        pseudocount=0.01,
+        n_categories="auto",
+        leaf="auto",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=3,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        device="cpu",
+        dtype="float32",
+    ):
+        self.structure = structure
+        self.n_latents = n_latents
+        self.solver = solver
+        self.batch_size = batch_size
+        self.step_size = step_size
+        self.schedule = schedule
+        self.max_iter = max_iter
+        self.tol = tol
+        self.pseudocount = pseudocount
+        self.n_categories = n_categories
+        self.leaf = leaf
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.device = device
+        self.dtype = dtype
+
+    # -- input checks -------------------------------------------------------------------------
+    def _validate_X(self, X, reset):
+        return validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
+            ensure_min_samples=1,
+        )
+
+    def _resolve_leaves(self, X):
+        d = X.shape[1]
+        observed = ~np.isnan(X)
+        for j in np.flatnonzero(~observed.any(axis=0)):
+            raise ValueError(f"{_column_name(self, j)} has no observed value (all NaN); drop it.")
+        if isinstance(self.leaf, str) and self.leaf != "auto":
+            kinds = np.array([self.leaf] * d)
+        elif isinstance(self.leaf, str):
+            integral = np.array([
+                np.all((col == np.round(col)) & (col >= 0) & (col < AUTO_MAX_CATEGORIES))
+                for col in (X[observed[:, j], j] for j in range(d))
+            ])
+            kinds = np.where(integral, "categorical", "gaussian")
+            if not isinstance(self.n_categories, str):
+                kinds[:] = "categorical"
+        else:
+            kinds = np.asarray(self.leaf, dtype=str)
+            if kinds.shape != (d,):
+                raise ValueError(f"leaf has {kinds.size} entries, expected one per column ({d}).")
+            bad = set(kinds) - {"categorical", "gaussian"}
+            if bad:
+                raise ValueError(f"unknown leaf type(s) {sorted(bad)}; use 'categorical' or 'gaussian'.")
+        categorical = kinds == "categorical"
+        if isinstance(self.n_categories, str):
+            n_cat = np.zeros(d, dtype=np.int64)
+            for j in np.flatnonzero(categorical):
+                n_cat[j] = int(np.nanmax(X[:, j])) + 1 if np.nanmax(X[:, j]) >= 0 else 1
+        else:
+            n_cat = np.broadcast_to(np.asarray(self.n_categories), (d,)).astype(np.int64).copy()
+            if np.any(n_cat[categorical] < 1):
+                raise ValueError("n_categories must be at least 1 for every categorical column.")
+            n_cat[~categorical] = 0
+        return kinds, n_cat
+
+    def _check_categories(self, X):
+        """Raise ValueError naming the column and value of any out-of-support entry."""
+        for j in np.flatnonzero(self.n_categories_ > 0):
+            col = X[:, j]
+            col = col[~np.isnan(col)]
+            bad = (col != np.round(col)) | (col < 0) | (col >= self.n_categories_[j])
+            if bad.any():
+                value = col[np.argmax(bad)]
+                raise ValueError(
+                    f"{_column_name(self, j)} is categorical with categories 0..{self.n_categories_[j] - 1}, "
+                    f"got value {value!r}."
+                )
+
+    # -- building -------------------------------------------------------------------------------
+    def _build(self, X, rng):
+        backend = get_backend(self.device)
+        if isinstance(self.structure, RegionGraph):
+            graph = self.structure
+            if graph.n_variables != X.shape[1]:
+                raise ValueError(
+                    f"the region graph covers {graph.n_variables} variables, X has {X.shape[1]} columns."
+                )
+        else:
+            graph = hclt(X, np.where(self.leaf_types_ == "categorical", self.n_categories_, 0))
+        mean, std = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+        std = np.where(std > 0, std, 1.0)
+
+        def make_leaf(kind, variables):
+            variables = np.asarray(variables)
+            if kind == "categorical":
+                return Categorical(variables, self.n_latents, self.n_categories_[variables], backend, self.dtype, rng)
+            return Gaussian(variables, self.n_latents, backend, self.dtype, rng,
+                            data_mean=mean[variables], data_std=std[variables])
+
+        self.structure_ = graph
+        self.device_ = backend.name
+        self.circuit_ = Circuit(graph, self.n_latents, make_leaf, self.leaf_types_, backend, self.dtype, rng)
+
+    # -- fitting ------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the structure and the parameters of a circuit from ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; NaN marks a missing value.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PCDensityEstimator
+        """
+        warm = self.warm_start and hasattr(self, "circuit_")
+        X = self._validate_X(X, reset=not warm)
+        if not warm:
+            self.leaf_types_, self.n_categories_ = self._resolve_leaves(X)
+        self._check_categories(X)
+        rng = check_random_state(self.random_state)
+        if self.early_stopping:
+            order = rng.permutation(X.shape[0])
+            n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
+            if n_valid >= X.shape[0]:
+                raise ValueError("validation_fraction leaves no training rows; lower it or add data.")
+            X_valid, X = X[np.sort(order[:n_valid])], X[np.sort(order[n_valid:])]
+        if not warm:
+            self._build(X, rng)
+        self._train(X, X_valid if self.early_stopping else None, rng)
+        return self
+
+    def _train(self, X, X_valid, rng):
+        circuit = self.circuit_
+        backend = circuit.backend
+        solver = SOLVERS[self.solver](self.pseudocount)
+        n = X.shape[0]
+        batch = min(self.batch_size, n)
+        n_batches = -(-n // batch)
+        seed = rng.randint(np.iinfo(np.int32).max)
+        shuffle = np.random.default_rng(seed)
+        history = {"train_loglik": [], "valid_loglik": [], "seconds": []}
+        best, best_params, stale, start = -np.inf, None, 0, time.perf_counter()
+        self.converged_ = False
+        for epoch in range(self.max_iter):
+            total = 0.0
+            if solver.full_batch:
+                stats = circuit.new_stats()
+                for sl in circuit.chunks(n, batch):
+                    total += circuit.accumulate(self._to_device(X[sl]), stats).sum()
+                solver.update(circuit, stats, n, 1.0)
+            else:
+                # Equal-sized batches: a tiny last batch would take a full step on a few rows.
+                for i, rows in enumerate(np.array_split(shuffle.permutation(n), n_batches)):
+                    stats = circuit.new_stats()
+                    total += circuit.accumulate(self._to_device(X[np.sort(rows)]), stats).sum()
+                    progress = (epoch * n_batches + i) / (self.max_iter * n_batches)
+                    solver.update(circuit, stats, len(rows), step_size_at(self.step_size, self.schedule, progress))
+            history["train_loglik"].append(float(backend.to_numpy(total)) / n)
+            history["seconds"].append(time.perf_counter() - start)
+            if X_valid is not None:
+                history["valid_loglik"].append(float(np.mean(self._log_likelihood(X_valid))))
+            score = history["valid_loglik" if X_valid is not None else "train_loglik"][-1]
+            if not np.isfinite(score):
+                raise FloatingPointError(
+                    f"the log-likelihood became {score} at epoch {epoch + 1}; try dtype='float64' "
+                    "or a larger pseudocount."
+                )
+            self.n_iter_ = epoch + 1
+            self._report(history, epoch)
+            if score > best + self.tol:
+                best, stale = score, 0
+                if X_valid is not None:
+                    best_params = [tuple(p.copy() for p in params) for params in circuit.get_params()]
+            else:
+                stale += 1
+                if stale >= self.n_iter_no_change:
+                    self.converged_ = True
+                    break
+        if best_params is not None and score < best:
+            circuit.set_params(best_params)
+        if not history["valid_loglik"]:
+            del history["valid_loglik"]
+        self.history_ = history
+        if not self.converged_:
+            warnings.warn(
+                f"PCDensityEstimator stopped after max_iter={self.max_iter} epochs without converging "
+                f"(tol={self.tol}); raise max_iter or tol.",
+                ConvergenceWarning,
+            )
+
+    def _report(self, history, epoch):
+        if not self.verbose:
+            return
+        seconds = history["seconds"][-1]
+        left = seconds / (epoch + 1) * (self.max_iter - epoch - 1)
+        valid = f"  valid {history['valid_loglik'][-1]:.4f}" if history["valid_loglik"] else ""
+        print(
+            f"epoch {epoch + 1:4d}/{self.max_iter}  train {history['train_loglik'][-1]:.4f}{valid}"
+            f"  {seconds:7.1f}s  (at most {left:.0f}s left)",
+            flush=True,
+        )
+
+    def _to_device(self, X):
+        return self.circuit_.backend.asarray(np.ascontiguousarray(X, dtype=self.circuit_.dtype))
+
+    def _log_likelihood(self, X):
+        circuit = self.circuit_
+        out = np.empty(X.shape[0], dtype=np.float64)
+        for sl in circuit.chunks(X.shape[0], self.batch_size):
+            values = circuit.root_values(circuit.forward(self._to_device(X[sl])))
+            out[sl] = circuit.backend.to_numpy(values)
+        return out
+
+    # -- queries ------------------------------------------------------------------------------
+    def score_samples(self, X):
+        """Log-likelihood of each sample; NaN entries are marginalised out exactly.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        self._check_categories(X)
+        return self._log_likelihood(X)
+
+    def score(self, X, y=None):
+        """Mean per-sample log-likelihood of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw samples from the fitted circuit.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Categorical columns hold their integer categories (as floats).
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        empty = np.full((n_samples, self.n_features_in_), np.nan)
+        return self._descend(empty, "sample", random_state)
+
+    def _descend(self, X, mode, random_state):
+        circuit = self.circuit_
+        backend = circuit.backend
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        rng = backend.rng(seed)
+        out = np.empty(X.shape, dtype=np.float64)
+        for sl in circuit.chunks(X.shape[0], self.batch_size):
+            out[sl] = backend.to_numpy(circuit.descend(self._to_device(X[sl]), mode, rng))
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags

@@ -1,0 +1,10 @@
+"""Solvers turn flows (statistics) into new parameters."""
+
+from skpc.solvers.anemone import Anemone
+from skpc.solvers.base import Solver, step_size_at
+from skpc.solvers.em import EM
+from skpc.solvers.minibatch_em import MiniBatchEM
+
+SOLVERS = {"em": EM, "minibatch_em": MiniBatchEM, "anemone": Anemone}
+
+__all__ = ["SOLVERS", "EM", "Anemone", "MiniBatchEM", "Solver", "step_size_at"]
