@@ -241,7 +241,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         def make_leaf(kind, variables):
             variables = np.asarray(variables)
             if kind == "categorical":
-                return Categorical(variables, self.n_latents, self.n_categories_[variables], backend, self.dtype, rng)
+                n_cat = self.n_categories_[variables]
+                return Categorical(variables, self.n_latents, n_cat, backend, self.dtype, rng)
             return Gaussian(variables, self.n_latents, backend, self.dtype, rng,
                             data_mean=mean[variables], data_std=std[variables])
 
@@ -307,7 +308,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                     stats = circuit.new_stats()
                     total += circuit.accumulate(self._to_device(X[np.sort(rows)]), stats).sum()
                     progress = (epoch * n_batches + i) / (self.max_iter * n_batches)
-                    solver.update(circuit, stats, len(rows), step_size_at(self.step_size, self.schedule, progress))
+                    a = step_size_at(self.step_size, self.schedule, progress)
+                    solver.update(circuit, stats, len(rows), a)
             history["train_loglik"].append(float(backend.to_numpy(total)) / n)
             history["seconds"].append(time.perf_counter() - start)
             if X_valid is not None:
