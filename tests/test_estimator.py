@@ -5,7 +5,15 @@ import warnings
 
 import numpy as np
 import pytest
-from _circuits import all_states, chain_data, chi_square_pvalue, state_counts
+from _circuits import (
+    all_states,
+    chain_data,
+    chi_square_pvalue,
+    kronecker_graph,
+    partitions_graph,
+    state_counts,
+)
+from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -108,6 +116,30 @@ def test_score_is_the_mean_of_score_samples(X):
     Xm[::3, 1] = np.nan
     for data in (X, Xm):
         assert pc.score(data) == pytest.approx(np.mean(pc.score_samples(data)), rel=1e-12)
+
+
+def test_score_samples_marginalises_missing_values(X):
+    pc = _small(dtype="float64", random_state=0).fit(X)
+    states = all_states(CATS)
+    joint = pc.score_samples(states)
+    query = np.array([[np.nan, 2, np.nan, 1, np.nan], [1, np.nan, np.nan, np.nan, np.nan]])
+    expected = [logsumexp(joint[np.all((states == q) | np.isnan(q), axis=1)]) for q in query]
+    np.testing.assert_allclose(pc.score_samples(query), expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "graph, cats", [(partitions_graph(), [2, 3, 2, 3, 2]), (kronecker_graph(), [3, 2, 2, 3])]
+)
+@pytest.mark.parametrize("solver", ["anemone", "minibatch_em", "em"])
+def test_a_given_region_graph_is_used_as_the_structure(graph, cats, solver):
+    cats = np.array(cats)
+    data = chain_data(cats, 200, seed=9)
+    pc = _small(structure=graph, n_latents=3, solver=solver, dtype="float64", random_state=0).fit(data)
+    assert pc.structure_ is graph and pc.circuit_.graph is graph
+    assert abs(np.exp(pc.score_samples(all_states(cats))).sum() - 1) < 1e-9
+    assert pc.history_["train_loglik"][-1] > pc.history_["train_loglik"][0]
+    with pytest.raises(ValueError, match="covers 4 variables, X has 3 columns"):
+        _small(structure=kronecker_graph()).fit(data[:, :3])
 
 
 def test_sample_shape_support_and_frequencies(X):
