@@ -294,9 +294,10 @@ def load(path, device="cpu"):
     """
     backend = get_backend(device)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ModelFileError("the file is a single array, not a model archive.")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ModelFileError("the file is a single array, not a model archive.")
+        with data:
             est = _read(data)
     except ModelFileError as e:
         raise ModelFileError(f"{os.fspath(path)} is not a valid skpc model file: {e}") from None
