@@ -311,5 +311,7 @@ def load(path, device="cpu"):
         ) from e
     if backend.name != "cpu":
         est.circuit_.to(backend)
+        # Recompute logs and transposes on the device, as fitting there would have.
+        est.circuit_.set_params(est.circuit_.get_params())
         est.device_ = backend.name
     return est
