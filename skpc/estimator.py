@@ -271,6 +271,13 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Returns
         -------
         self : PCDensityEstimator
+
+        Notes
+        -----
+        A ``KeyboardInterrupt`` (Ctrl-C) during ``fit`` is re-raised after the estimator
+        is put back to the end of its last complete epoch: parameters, ``n_iter_`` and
+        ``history_`` (``converged_`` is False). With no complete epoch the estimator is
+        left unfitted, or, under ``warm_start``, as it was before this call.
         """
         warm = self.warm_start and hasattr(self, "circuit_")
         X = self._validate_X(X, reset=not warm)
