@@ -27,11 +27,12 @@ def _check_values_are_numbers(values, label):
     for value in values:
         try:
             float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as e:
+            # TypeError for an object that is no number at all, ValueError for a bad string.
             value = value.item() if isinstance(value, np.generic) else value
-            raise ValueError(
-                f"{label} holds the non-numeric value {value!r}; PCDensityEstimator needs numbers "
-                "(encode categories as integer codes 0..K-1 and missing values as NaN)."
+            raise type(e)(
+                f"{label} holds the non-numeric value {value!r} ({e}); PCDensityEstimator needs "
+                "numbers (encode categories as integer codes 0..K-1 and missing values as NaN)."
             ) from None
 
 
@@ -39,8 +40,8 @@ def _check_dtype(dtype, label, values):
     kind = getattr(dtype, "kind", "O")
     if kind == "c":
         raise ValueError(
-            f"{label} has the complex dtype {dtype}; PCDensityEstimator models real-valued data "
-            "(pass X.real if the imaginary parts are all zero)."
+            f"Complex data not supported: {label} has the complex dtype {dtype}; PCDensityEstimator "
+            "models real-valued data (pass X.real if the imaginary parts are all zero)."
         )
     if kind in "mM":
         raise ValueError(f"{label} has the dtype {dtype}; convert dates and durations to numbers first.")
@@ -59,10 +60,11 @@ def check_input_types(X):
     Raises
     ------
     TypeError
-        For a sparse matrix.
+        For a sparse matrix, or a column holding an object that is no number (``None``,
+        a dict ...).
     ValueError
-        For a complex, date or non-numeric column, or a pandas categorical column whose
-        categories are not numbers.
+        For a complex or date column, a string that is not a number, or a pandas
+        categorical column whose categories are not numbers.
     """
     if sp.issparse(X):
         raise TypeError(

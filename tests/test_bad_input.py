@@ -4,6 +4,7 @@ The table in docs/bad_input.md lists the same cases; each test below is one row 
 """
 
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -184,11 +185,12 @@ def test_numeric_objects_strings_and_lists_match_floats(fitted, convert):
     np.testing.assert_array_equal(pc.circuit_.get_params()[0][0], fitted.circuit_.get_params()[0][0])
 
 
-@pytest.mark.parametrize("bad", ["a", None, "1,5"])
-def test_non_numeric_objects_and_strings_name_column_and_value(bad):
+@pytest.mark.parametrize("bad, error", [("a", ValueError), (None, TypeError), ("1,5", ValueError),
+                                        ({"x": 1}, TypeError)])
+def test_non_numeric_objects_and_strings_name_column_and_value(bad, error):
     X = _data().astype(object)
     X[2, 1] = bad
-    with pytest.raises(ValueError, match=rf"column 1 holds the non-numeric value {bad!r}"):
+    with pytest.raises(error, match=rf"column 1 holds the non-numeric value {re.escape(repr(bad))}"):
         PCDensityEstimator(**KW).fit(X)
     with pytest.raises(ValueError, match=rf"column 1 holds the non-numeric value {str(bad)!r}"):
         PCDensityEstimator(**KW).fit(X.astype(str))
@@ -202,7 +204,7 @@ def test_booleans_are_two_categories():
 
 
 def test_complex_data_is_rejected():
-    with pytest.raises(ValueError, match="column 0 has the complex dtype complex128.*X.real"):
+    with pytest.raises(ValueError, match="Complex data not supported: column 0 has the complex dtype complex"):
         PCDensityEstimator(**KW).fit(_data() + 0j)
     frame = pd.DataFrame({"a": _data()[:, 0], "z": _data()[:, 1] + 1j})
     with pytest.raises(ValueError, match=r"column 1 \('z'\) has the complex dtype"):
