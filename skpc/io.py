@@ -61,8 +61,8 @@ def _plain_params(estimator):
     """Constructor parameters as JSON values (a RegionGraph structure is stored as the graph)."""
     params = {}
     for name, value in estimator.get_params(deep=False).items():
-        if isinstance(value, (np.ndarray, np.generic)):
-            value = value.tolist()
+        if isinstance(value, (np.ndarray, np.generic, list, tuple)):
+            value = np.asarray(value).tolist()
         if isinstance(value, RegionGraph):
             value = "<structure_>"
         elif name == "random_state" and not (value is None or isinstance(value, int)):

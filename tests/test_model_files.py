@@ -97,6 +97,22 @@ def test_round_trip_of_a_given_kronecker_region_graph(tmp_path):
     assert loaded.structure is loaded.structure_ and loaded.structure_.product == "kronecker"
 
 
+def test_array_valued_parameters_round_trip(tmp_path):
+    X = _mixed_data().to_numpy()
+    leaf = np.array(["categorical"] * 3 + ["gaussian"] * 2)
+    pc = PCDensityEstimator(n_latents=2, max_iter=1, leaf=leaf, n_categories=[np.int64(4)] * 5,
+                            random_state=np.random.RandomState(0)).fit(X)
+    pc.save(tmp_path / "p")
+    loaded = skpc.load(tmp_path / "p")
+    assert loaded.get_params()["leaf"] == leaf.tolist()
+    assert loaded.get_params()["n_categories"] == [4] * 5
+    assert loaded.random_state is None  # a RandomState is not plain metadata
+    np.testing.assert_array_equal(loaded.n_categories_, [4, 4, 4, 0, 0])
+    np.testing.assert_array_equal(loaded.score_samples(X), pc.score_samples(X))
+    with pytest.raises(ValueError, match="parameter structure=.* cannot be saved"):
+        skpc.save(pc.set_params(structure=object()), tmp_path / "q")
+
+
 def test_file_holds_only_plain_arrays(saved):
     with zipfile.ZipFile(saved) as z:
         assert all(name.endswith(".npy") for name in z.namelist())
