@@ -319,7 +319,8 @@ def test_memory_estimate_counts_exactly_what_the_circuit_allocates():
         circuit = pc.circuit_
         assert params == circuit.n_parameters() * np.dtype(dtype).itemsize
         ws = circuit.workspace(16)
-        assert work == ws.values.nbytes + ws.flow.nbytes + sum(a.nbytes for a in ws.prods + ws.scales)
+        arrays = [ws.values, ws.flow, ws.scale, *ws.prods, *ws.mixed, *ws.pscales]
+        assert work == sum(a.nbytes for a in arrays)
 
 
 def test_memory_check_compares_with_the_limit():
