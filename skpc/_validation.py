@@ -112,11 +112,19 @@ def check_values(X, names, dtype):
     dtype : numpy dtype
         The circuit's float type; Gaussian leaves square the values.
     """
+    if X.dtype.kind not in "fc":  # integers are finite and small enough to square
+        return
     limit = np.sqrt(np.finfo(dtype).max) / 16
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.abs(X) <= limit) & ~np.isnan(X)
-    if bad.any():
+    bad = None
+    for rows in row_chunks(X.shape[0]):  # chunked: a memmap is never loaded whole
+        with np.errstate(invalid="ignore"):
+            chunk = X[rows]
+            bad = ~(np.abs(chunk) <= limit) & ~np.isnan(chunk)
+        if bad.any():
+            break
+    if bad is not None and bad.any():
         i, j = np.argwhere(bad)[0]
+        i += rows.start
         value = X[i, j]
         if np.isinf(value):
             raise ValueError(
@@ -213,3 +221,35 @@ def check_memory(graph, n_latents, leaf_types, n_categories, batch, dtype, backe
             f"n_latents (now {n_latents}) or batch_size, or use dtype='float32'."
         )
     return needed
+
+
+def row_chunks(n, size=65536):
+    """Slices of at most ``size`` rows covering ``range(n)``."""
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def column_summary(X):
+    """Per-column facts gathered in one chunked pass (no full copy of X).
+
+    Returns
+    -------
+    summary : dict of ndarray
+        ``observed`` (count of non-NaN values), ``integral`` (all observed values are
+        integers >= 0), ``max``, ``mean`` and ``std`` of the observed values.
+    """
+    d = X.shape[1]
+    count, total, squares = np.zeros(d), np.zeros(d), np.zeros(d)
+    integral, top = np.ones(d, dtype=bool), np.full(d, -np.inf)
+    for rows in row_chunks(X.shape[0]):
+        chunk = np.asarray(X[rows], dtype=np.float64)
+        seen = ~np.isnan(chunk)
+        values = np.where(seen, chunk, 0.0)
+        count += seen.sum(axis=0)
+        total += values.sum(axis=0)
+        squares += (values * values).sum(axis=0)
+        integral &= np.all(~seen | ((values == np.round(values)) & (values >= 0)), axis=0)
+        top = np.maximum(top, np.where(seen, chunk, -np.inf).max(axis=0))
+    mean = total / np.maximum(count, 1)
+    std = np.sqrt(np.maximum(squares / np.maximum(count, 1) - mean**2, 0.0))
+    return {"observed": count, "integral": integral, "max": top, "mean": mean, "std": std}
