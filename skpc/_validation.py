@@ -229,27 +229,42 @@ def row_chunks(n, size=65536):
         yield slice(start, min(n, start + size))
 
 
-def column_summary(X):
-    """Per-column facts gathered in one chunked pass (no full copy of X).
+def column_sums(X):
+    """Additive per-column facts of ``X`` gathered in one chunked pass (no full copy).
 
-    Returns
-    -------
-    summary : dict of ndarray
-        ``observed`` (count of non-NaN values), ``integral`` (all observed values are
-        integers >= 0), ``max``, ``mean`` and ``std`` of the observed values.
+    Sums of several pieces of data combine with :func:`combine_sums`, so a data set
+    split across machines is summarised piece by piece.
     """
     d = X.shape[1]
-    count, total, squares = np.zeros(d), np.zeros(d), np.zeros(d)
-    integral, top = np.ones(d, dtype=bool), np.full(d, -np.inf)
+    sums = {"observed": np.zeros(d), "total": np.zeros(d), "squares": np.zeros(d),
+            "integral": np.ones(d, dtype=bool), "max": np.full(d, -np.inf)}
     for rows in row_chunks(X.shape[0]):
         chunk = np.asarray(X[rows], dtype=np.float64)
         seen = ~np.isnan(chunk)
         values = np.where(seen, chunk, 0.0)
-        count += seen.sum(axis=0)
-        total += values.sum(axis=0)
-        squares += (values * values).sum(axis=0)
-        integral &= np.all(~seen | ((values == np.round(values)) & (values >= 0)), axis=0)
-        top = np.maximum(top, np.where(seen, chunk, -np.inf).max(axis=0))
-    mean = total / np.maximum(count, 1)
-    std = np.sqrt(np.maximum(squares / np.maximum(count, 1) - mean**2, 0.0))
-    return {"observed": count, "integral": integral, "max": top, "mean": mean, "std": std}
+        sums = combine_sums([sums, {
+            "observed": seen.sum(axis=0), "total": values.sum(axis=0),
+            "squares": (values * values).sum(axis=0),
+            "integral": np.all(~seen | ((values == np.round(values)) & (values >= 0)), axis=0),
+            "max": np.where(seen, chunk, -np.inf).max(axis=0),
+        }])
+    return sums
+
+
+def combine_sums(parts):
+    """Combine the outputs of :func:`column_sums` over pieces of one data set."""
+    out = {key: sum(p[key] for p in parts) for key in ("observed", "total", "squares")}
+    out["integral"] = np.logical_and.reduce([p["integral"] for p in parts])
+    out["max"] = np.maximum.reduce([p["max"] for p in parts])
+    return out
+
+
+def column_summary(X=None, sums=None):
+    """Per-column ``observed`` count, ``integral`` (all observed values are integers >= 0),
+    ``max``, ``mean`` and ``std`` of the observed values, from ``X`` or from its sums."""
+    sums = column_sums(X) if sums is None else sums
+    count = np.maximum(sums["observed"], 1)
+    mean = sums["total"] / count
+    std = np.sqrt(np.maximum(sums["squares"] / count - mean**2, 0.0))
+    return {"observed": sums["observed"], "integral": sums["integral"], "max": sums["max"],
+            "mean": mean, "std": std}

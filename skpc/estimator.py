@@ -308,7 +308,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         try:
             if not warm:
                 self._build(X if valid_rows is None else X[rows], rng, summary)
-            self._train(X, rows, valid_rows, rng)
+            X_valid = None if valid_rows is None else X[valid_rows]
+            self._train(self._epoch_runner(X, rows), len(rows), X_valid, rng)
         except KeyboardInterrupt:
             self._restore_checkpoint()
             raise
@@ -326,15 +327,13 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         n_batches = -(-n // min(self.batch_size, n))
         total = 0.0
         if solver.full_batch:
-            stats = circuit.new_stats()
-            for sl in circuit.chunks(n, self.batch_size):
-                total += circuit.accumulate(self._to_device(X[rows[sl]]), stats).sum()
+            stats, total = circuit.flows(X, self.batch_size, rows)
             solver.update(circuit, stats, n, 1.0)
             return total
         # Equal-sized batches: a tiny last batch would take a full step on a few rows.
         for i, part in enumerate(np.array_split(shuffle.permutation(rows), n_batches)):
             stats = circuit.new_stats()
-            total += circuit.accumulate(self._to_device(X[np.sort(part)]), stats).sum()
+            total += circuit.accumulate(circuit.to_device(X[np.sort(part)]), stats).sum()
             if n_epochs is None:
                 a = self.step_size
             else:
@@ -343,19 +342,21 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             solver.update(circuit, stats, len(part), a)
         return total
 
-    def _train(self, X, rows, valid_rows, rng):
+    def _epoch_runner(self, X, rows):
+        """``run(solver, shuffle, epoch)``: one epoch over the in-memory rows ``X[rows]``."""
+        return lambda solver, shuffle, epoch: self._run_epoch(X, rows, solver, shuffle, epoch, self.max_iter)
+
+    def _train(self, run_epoch, n, X_valid, rng):
+        """Epochs of ``run_epoch`` over ``n`` rows, with history, early stopping and convergence."""
         circuit = self.circuit_
-        backend = circuit.backend
         solver = SOLVERS[self.solver](self.pseudocount)
-        n = len(rows)
-        X_valid = None if valid_rows is None else X[valid_rows]
         shuffle = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         history = {"train_loglik": [], "valid_loglik": [], "seconds": []}
         best, best_params, stale, start = -np.inf, None, 0, time.perf_counter()
         self.converged_ = False
         for epoch in range(self.max_iter):
-            total = self._run_epoch(X, rows, solver, shuffle, epoch, self.max_iter)
-            history["train_loglik"].append(float(backend.to_numpy(total)) / n)
+            total = run_epoch(solver, shuffle, epoch)
+            history["train_loglik"].append(float(circuit.backend.to_numpy(total)) / n)
             history["seconds"].append(time.perf_counter() - start)
             if X_valid is not None:
                 history["valid_loglik"].append(float(np.mean(self._log_likelihood(X_valid))))
@@ -401,14 +402,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             flush=True,
         )
 
-    def _to_device(self, X):
-        return self.circuit_.backend.asarray(np.ascontiguousarray(X, dtype=self.circuit_.dtype))
-
     def _log_likelihood(self, X):
         circuit = self.circuit_
         out = np.empty(X.shape[0], dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
-            values = circuit.root_values(circuit.forward(self._to_device(X[sl])))
+            values = circuit.root_values(circuit.forward(circuit.to_device(X[sl])))
             out[sl] = circuit.backend.to_numpy(values)
         return out
 
@@ -470,7 +468,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         rng = backend.rng(seed)
         out = np.empty(X.shape, dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
-            out[sl] = backend.to_numpy(circuit.descend(self._to_device(X[sl]), mode, rng))
+            out[sl] = backend.to_numpy(circuit.descend(circuit.to_device(X[sl]), mode, rng))
         return out
 
     def __sklearn_tags__(self):
