@@ -11,7 +11,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skpc import _dask
 from skpc._backend import get_backend
+from skpc._dask import is_dask_array
 from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian
@@ -233,7 +235,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 j = columns[c]
                 raise ValueError(
                     f"{_column_name(self, j)} is categorical with categories 0..{self.n_categories_[j] - 1}, "
-                    f"got value {chunk[i, c]!r}."
+                    f"got value {chunk[i, c]:g}."
                 )
 
     # -- building -------------------------------------------------------------------------------
@@ -290,6 +292,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         ``history_`` (``converged_`` is False). With no complete epoch the estimator is
         left unfitted, or, under ``warm_start``, as it was before this call.
         """
+        if is_dask_array(X):
+            return self._fit_dask(X)
         warm = self.warm_start and hasattr(self, "circuit_")
         X = self._validate_X(X, reset=not warm)
         if not warm:
@@ -341,6 +345,87 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 a = step_size_at(self.step_size, self.schedule, progress)
             solver.update(circuit, stats, len(part), a)
         return total
+
+    def _fit_dask(self, X):
+        """``fit`` on a dask array: E-steps run per block where the data live."""
+        if self.early_stopping:
+            raise ValueError("early_stopping is not available for dask arrays; hold out validation data.")
+        warm = self.warm_start and hasattr(self, "circuit_")
+        blocks = _dask.row_blocks(X)
+        head = self._validate_X(np.asarray(X[:MAX_STRUCTURE_ROWS].compute()), reset=not warm)
+        if not warm:
+            summary = column_summary(sums=_dask.sums(blocks))
+            self.leaf_types_, self.n_categories_ = self._resolve_leaves(head, summary)
+        _dask.check(blocks, self._check_categories)
+        rng = check_random_state(self.random_state)
+        if not warm:
+            self._build(head, rng, summary)
+        n = X.shape[0]
+
+        def run_epoch(solver, shuffle, epoch):
+            if solver.full_batch:
+                stats, total = _dask.flows(self.circuit_, blocks, self.batch_size)
+                solver.update(self.circuit_, stats, n, 1.0)
+                return total
+            total = 0.0
+            for j in shuffle.permutation(len(blocks)):
+                block = _dask.fetch(blocks[j])
+                total += self._run_epoch(block, np.arange(len(block)), solver, shuffle, epoch, self.max_iter)
+            return total
+
+        self._checkpoint = self._snapshot() if warm else None
+        try:
+            self._train(run_epoch, n, None, rng)
+        except KeyboardInterrupt:
+            self._restore_checkpoint()
+            raise
+        finally:
+            del self._checkpoint
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One streaming pass of mini-batch updates over ``X``.
+
+        The first call builds the structure from ``X`` (so it should be representative,
+        and ``n_categories`` should be given when later pieces may hold larger
+        categories); each call then runs the solver over ``X`` in batches of
+        ``batch_size`` with a constant ``step_size``. With ``solver="em"`` a call is one
+        full-batch EM step on ``X``. A dask array is streamed block by block.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or dask array
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PCDensityEstimator
+        """
+        if is_dask_array(X):
+            for block in _dask.row_blocks(X):
+                self.partial_fit(_dask.fetch(block))
+            return self
+        first = not hasattr(self, "circuit_")
+        X = self._validate_X(X, reset=first)
+        if first:
+            summary = column_summary(X)
+            self.leaf_types_, self.n_categories_ = self._resolve_leaves(X, summary)
+        self._check_categories(X)
+        if first:
+            rng = check_random_state(self.random_state)
+            self._build(X, rng, summary)
+            self._stream = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+            self.n_iter_, self.converged_ = 0, False
+            self.history_ = {"train_loglik": [], "seconds": []}
+        start = time.perf_counter()
+        solver = SOLVERS[self.solver](self.pseudocount)
+        total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
+        self.n_iter_ += 1
+        self.history_["train_loglik"].append(float(self.circuit_.backend.to_numpy(total)) / X.shape[0])
+        self.history_["seconds"].append(time.perf_counter() - start)
+        return self
 
     def _epoch_runner(self, X, rows):
         """``run(solver, shuffle, epoch)``: one epoch over the in-memory rows ``X[rows]``."""
