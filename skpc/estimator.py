@@ -419,6 +419,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             self._stream = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
             self.n_iter_, self.converged_ = 0, False
             self.history_ = {"train_loglik": [], "seconds": []}
+        elif not hasattr(self, "_stream"):  # streaming on after fit
+            self._stream = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         start = time.perf_counter()
         solver = SOLVERS[self.solver](self.pseudocount)
         total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
