@@ -92,6 +92,10 @@ class Categorical(InputLayer):
         out[...] = self.log_probs[rows, codes]  # (r, batch, k)
         out[miss] = 0.0
 
+    def max_log_prob(self):
+        """Log-probability of each unit's most likely category, ``(r, k)``."""
+        return self.log_probs.max(axis=1)
+
     def new_stats(self):
         xp = self.backend.xp
         return [xp.zeros_like(self.probs), xp.zeros((self.n_regions, 1, self.n_units), self.dtype)]
@@ -184,6 +188,10 @@ class Gaussian(InputLayer):
         mean, var = self.mean[:, None, :], self.var[:, None, :]
         out[...] = -0.5 * ((x - mean) ** 2 / var + xp.log(2 * np.pi * var))
         out[miss] = 0.0
+
+    def max_log_prob(self):
+        """Log-density of each unit at its mode (the mean), ``(r, k)``."""
+        return -0.5 * self.backend.xp.log(2 * np.pi * self.var)
 
     def new_stats(self):
         xp = self.backend.xp

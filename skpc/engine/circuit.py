@@ -127,6 +127,10 @@ class Circuit:
         ws = self.workspace(X.shape[0])
         for leaf, rows in zip(self.leaves, self.leaf_rows):
             leaf.log_prob(X, ws.values[rows])
+            if mode == "max":  # max-product: a missing value takes its best value, not the sum
+                miss = leaf.columns(X)[1][:, :, None]
+                best = leaf.max_log_prob()[:, None, :]
+                ws.values[rows] = self.backend.xp.where(miss, best, ws.values[rows])
         for layer, prod, scale in zip(self.sum_layers, ws.prods, ws.scales):
             layer.forward(ws.values, prod, scale, mode)
         return ws
