@@ -16,48 +16,63 @@ those flows sum to one over the input units of v. So
 import numpy as np
 
 
-def marginals(est, X):
+def marginals(est, X, columns=None):
     """Conditional marginals of every column given the observed entries of its row.
 
     Parameters
     ----------
     est : fitted PCDensityEstimator
     X : ndarray of shape (n_samples, n_features), NaN = missing
+    columns : array-like of int, optional
+        Only these columns (default: all).
 
     Returns
     -------
-    probs : ndarray of shape (n_samples, n_features, max_categories)
+    probs : ndarray of shape (n_samples, n_columns, max_categories)
         ``probs[i, j, c] = p(x_j = c | observed entries of row i)`` for a missing
         categorical entry; a one-hot of the value for an observed one; zeros for
         Gaussian columns.
-    mean : ndarray of shape (n_samples, n_features)
+    mean : ndarray of shape (n_samples, n_columns)
         ``E[x_j | observed entries of row i]`` for a missing entry, the value itself for
         an observed one.
     """
     circuit = est.circuit_
     to_numpy = circuit.backend.to_numpy
     n, d = X.shape
-    probs = np.zeros((n, d, max(1, int(est.n_categories_.max()))))
-    mean = np.zeros((n, d))
+    cols = np.arange(d) if columns is None else np.asarray(columns, dtype=np.int64)
+    position = np.full(d, -1)
+    position[cols] = np.arange(len(cols))
+    probs = np.zeros((n, len(cols), max(1, int(est.n_categories_.max()))))
+    mean = np.zeros((n, len(cols)))
     for sl in circuit.chunks(n, est.batch_size):
         Xd = est._to_device(X[sl])
         ws = circuit.forward(Xd)
         circuit.backward(Xd, ws, circuit.new_stats())
         for leaf, rows in zip(circuit.leaves, circuit.leaf_rows, strict=True):
-            flow = to_numpy(ws.flow[rows]).astype(np.float64)  # (r, b, k)
+            sel = np.flatnonzero(position[leaf.variables] >= 0)
+            if not len(sel):
+                continue
+            flow = to_numpy(ws.flow[rows][sel]).astype(np.float64)  # (r, b, k)
             if leaf.kind == "categorical":
-                p = np.einsum("rbk,rck->brc", flow, to_numpy(leaf.probs).astype(np.float64))
-                np.add.at(probs[sl], (slice(None), leaf.variables, slice(0, p.shape[2])), p)
+                unit = np.swapaxes(to_numpy(leaf.probs[sel]).astype(np.float64), 1, 2)  # (r, k, c)
+                target, part = probs[sl], np.swapaxes(flow @ unit, 0, 1)  # (b, r, c)
+                index = (slice(None), position[leaf.variables[sel]], slice(0, part.shape[2]))
             else:
-                m = np.einsum("rbk,rk->br", flow, to_numpy(leaf.mean).astype(np.float64))
-                np.add.at(mean[sl], (slice(None), leaf.variables), m)
-    categorical = est.n_categories_ > 0
+                unit = to_numpy(leaf.mean[sel]).astype(np.float64)[:, :, None]  # (r, k, 1)
+                target, part = mean[sl], (flow @ unit)[:, :, 0].T  # (b, r)
+                index = (slice(None), position[leaf.variables[sel]])
+            if len(np.unique(index[1])) == len(index[1]):
+                target[index] += part
+            else:  # a variable with several input regions
+                np.add.at(target, index, part)
+    categorical = est.n_categories_[cols] > 0
     probs[:, categorical] /= probs[:, categorical].sum(axis=2, keepdims=True)
     mean[:, categorical] = probs[:, categorical] @ np.arange(probs.shape[2])
-    observed = ~np.isnan(X)
-    mean[observed] = X[observed]
+    Xc = X[:, cols]
+    observed = ~np.isnan(Xc)
+    mean[observed] = Xc[observed]
     hot = observed & categorical
-    probs[hot] = np.arange(probs.shape[2]) == X[hot][:, None]
+    probs[hot] = np.arange(probs.shape[2]) == Xc[hot][:, None]
     return probs, mean
 
 
@@ -121,19 +136,23 @@ def _local_search(est, X, Y, max_sweeps=20, rtol=1e-5):
     """
     Y = Y.copy()
     miss = np.isnan(X) & (est.n_categories_ > 0)
+    active = miss.any(axis=1)  # rows not yet known to be coordinate-wise optimal
     for _ in range(max_sweeps):
-        changed = False
+        changed = np.zeros(len(X), dtype=bool)
         for j in np.flatnonzero(miss.any(axis=0)):
-            rows = np.flatnonzero(miss[:, j])
+            rows = np.flatnonzero(miss[:, j] & active)
+            if not len(rows):
+                continue
             Z = Y[rows]
             Z[:, j] = np.nan
-            p = marginals(est, Z)[0][:, j]
+            p = marginals(est, Z, [j])[0][:, 0]
             current = p[np.arange(len(rows)), Y[rows, j].astype(np.int64)]
             best = p.argmax(axis=1)
             better = p[np.arange(len(rows)), best] > current * (1 + rtol)
             Y[rows[better], j] = best[better]
-            changed |= bool(better.any())
-        if not changed:
+            changed[rows[better]] = True
+        active = changed
+        if not active.any():
             break
     return Y
 
