@@ -42,12 +42,15 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         :class:`~skpc.structures.RegionGraph` is used as given.
     n_latents : int, default=32
         Units per region (k): the number of states of each hidden variable.
-    solver : {"anemone", "minibatch_em", "em"}, default="anemone"
-        Parameter-update rule (see the user guide).
+    solver : {"anemone", "minibatch_em", "em", "adam"}, default="anemone"
+        Parameter-update rule (see the user guide). ``"adam"`` is the gradient baseline:
+        Adam on unnormalised log-weights (and Gaussian means and log-variances), with
+        ``step_size`` as its learning rate and no pseudocount.
     batch_size : int, default=512
         Rows per mini-batch, and per chunk of the full-batch passes.
     step_size : float in (0, 1], default=0.4
-        Step size ``a`` of the mini-batch solvers (ignored by ``"em"``).
+        Step size ``a`` of the mini-batch solvers, learning rate of ``"adam"`` (ignored
+        by ``"em"``).
     schedule : {"cosine", "constant"}, default="cosine"
         Step-size schedule over the ``max_iter`` epochs; cosine decays to a quarter.
     max_iter : int, default=50
