@@ -43,6 +43,8 @@ SOLVER_PARAMS = {
 }
 #: Best figures measured for other PC libraries (DESIGN.md section 7).
 OTHER_LIBRARIES = {"plants": -13.38, "dna": -80.15}
+#: Text after this line of RESULTS_learning.md is kept when the tables are rewritten.
+NOTES = "<!-- notes: kept when the tables above are regenerated -->"
 COST = {"nltcs": 1, "dna": 1.2, "jester": 3, "plants": 4, "baudio": 5}
 
 
@@ -241,14 +243,18 @@ def main(argv=None):
     runs, labels = payload["runs"], list(payload["variants"])
     plot(runs, labels, HERE / "learning_curves_epoch.png", HERE / "learning_curves_seconds.png")
     body = tables(runs, labels)
-    Path(args.results).write_text(
+    results = Path(args.results)
+    notes = ""
+    if results.exists() and NOTES in results.read_text():
+        notes = results.read_text().split(NOTES, 1)[1]
+    results.write_text(
         "# Learning curves: em, minibatch_em, anemone, adam on debd\n\n"
         f"- date: {payload['date']}\n- machine: {payload['machine']}\n"
         f"- command: `{payload['command']}`\n- epochs: {payload['epochs']} (same budget for every solver)\n"
         f"- settings: `{json.dumps(payload['variants'])}` (others: estimator defaults)\n\n"
         "![test LL vs epoch](learning_curves_epoch.png)\n\n"
         "![test LL vs seconds](learning_curves_seconds.png)\n\n"
-        + body
+        + body + "\n" + NOTES + notes
     )
     print(body)
 
