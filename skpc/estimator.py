@@ -52,20 +52,27 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         :class:`~skpc.structures.RegionGraph` is used as given.
     n_latents : int, default=32
         Units per region (k): the number of states of each hidden variable.
-    solver : {"anemone", "minibatch_em", "em"}, default="anemone"
-        Parameter-update rule (see the user guide).
+    solver : {"anemone", "minibatch_em", "em", "adam"}, default="anemone"
+        Parameter-update rule (see the user guide). ``"adam"`` is the gradient baseline:
+        Adam on unnormalised log-weights (and Gaussian means and log-variances), with
+        ``step_size`` as its learning rate and no pseudocount.
     batch_size : int, default=512
         Rows per mini-batch, and per chunk of the full-batch passes.
-    step_size : float in (0, 1], default=0.4
-        Step size ``a`` of the mini-batch solvers (ignored by ``"em"``).
+    step_size : float in (0, 1], default=1.0
+        Step size ``a`` of the mini-batch solvers, learning rate of ``"adam"`` (ignored
+        by ``"em"``). Adam wants a smaller value: 0.1 (with ``batch_size=256``) was best
+        in the benchmarks.
     schedule : {"cosine", "constant"}, default="cosine"
         Step-size schedule over the ``max_iter`` epochs; cosine decays to a quarter.
+        The defaults (anemone, step 1.0 with cosine decay, batch 512, 32 latents,
+        pseudocount 0.001) won a validation-set sweep on the five debd data sets
+        (``benchmarks/RESULTS_learning.md``).
     max_iter : int, default=50
         Maximum number of epochs.
     tol : float, default=1e-3
         Convergence threshold on the per-sample log-likelihood gain of an epoch
         (on the validation set when ``early_stopping=True``).
-    pseudocount : float, default=0.01
+    pseudocount : float, default=0.001
         Smoothing of every M-step.
     n_categories : "auto", int or array-like of int, default="auto"
         Support size of categorical columns; ``"auto"`` uses the largest value seen + 1.
@@ -144,11 +151,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         n_latents=32,
         solver="anemone",
         batch_size=512,
-        step_size=0.4,
+        step_size=1.0,
         schedule="cosine",
         max_iter=50,
         tol=1e-3,
-        pseudocount=0.01,
+        pseudocount=0.001,
         n_categories="auto",
         leaf="auto",
         early_stopping=False,
