@@ -46,7 +46,10 @@ class InputLayer:
 
         A missing value gives 0 (``mode="sum"``) or the unit's maximum (``"max"``).
         """
-        values, scale = self.forward(self.prepare(X), mode)
+        xp = self.backend.xp
+        values = xp.empty((self.n_regions, self.n_units, X.shape[0]), self.dtype)
+        scale = xp.empty((self.n_regions, X.shape[0]), self.dtype)
+        self.forward(self.prepare(X), values, scale, mode)
         with np.errstate(divide="ignore"):
             return self.backend.xp.log(values) + scale[:, None, :]
 
@@ -102,8 +105,9 @@ class Categorical(InputLayer):
         cats = xp.arange(self.max_categories + 1)[None, :, None]
         return (codes[:, None, :] == cats).astype(self.dtype)
 
-    def forward(self, onehot, mode="sum"):
-        """Probabilities of the observed categories, ``(regions, units, batch)``, and scale 0.
+    def forward(self, onehot, values, scale, mode="sum"):
+        """Write the probabilities of the observed categories into ``values`` (r, k, batch)
+        and 0 into the log-scale ``scale`` (r, batch).
 
         A missing value gives 1 (it is summed out), or in ``"max"`` mode the unit's
         largest probability (it is maximised out, for the max-product pass).
@@ -113,7 +117,8 @@ class Categorical(InputLayer):
         if mode == "max":
             table = table.copy()
             table[:, :, -1] = table[:, :, :-1].max(axis=2)
-        return xp.matmul(table, onehot), xp.zeros((self.n_regions, onehot.shape[2]), self.dtype)
+        xp.matmul(table, onehot, out=values)
+        scale[...] = 0.0
 
     def new_stats(self):
         return [self.backend.xp.zeros_like(self._table)]
@@ -202,8 +207,9 @@ class Gaussian(InputLayer):
         x, miss = self.columns(X)
         return xp.where(miss, 0, x).astype(self.dtype), (~miss).astype(self.dtype)
 
-    def forward(self, data, mode="sum"):
-        """Densities normalised to a maximum of 1 over units, and their log-scale.
+    def forward(self, data, values, scale, mode="sum"):
+        """Write densities normalised to a maximum of 1 over units into ``values``
+        (r, k, batch) and their log-scale into ``scale`` (r, batch).
 
         A missing value has density 1 (it is integrated out), or in ``"max"`` mode the
         unit's peak density (it is maximised out).
@@ -214,8 +220,8 @@ class Gaussian(InputLayer):
         logp = -0.5 * ((x[:, None, :] - mean) ** 2 / var + xp.log(2 * np.pi * var))
         missing = 0.0 if mode == "sum" else -0.5 * xp.log(2 * np.pi * var)
         logp = xp.where(seen[:, None, :] > 0, logp, missing)
-        top = logp.max(axis=1)
-        return xp.exp(logp - top[:, None, :]), top
+        scale[...] = logp.max(axis=1)
+        xp.exp(logp - scale[:, None, :], out=values)
 
     def new_stats(self):
         xp = self.backend.xp

@@ -97,6 +97,9 @@ class Circuit:
             )
         self.n_rows = len(row)
         self.root_row = row[graph.root]
+        written = {self.root_row}
+        for layer in self.sum_layers[::-1]:
+            layer.plan_flow_writes(written)
         self._workspaces = {}
 
     # -- parameters -----------------------------------------------------------------------
@@ -140,7 +143,7 @@ class Circuit:
         ws = self.workspace(X.shape[0])
         for i, (leaf, rows) in enumerate(zip(self.leaves, self.leaf_rows)):
             ws.inputs[i] = leaf.prepare(X)
-            ws.values[rows], ws.scale[rows] = leaf.forward(ws.inputs[i], mode)
+            leaf.forward(ws.inputs[i], ws.values[rows], ws.scale[rows], mode)
         for layer, prod, mixed, pscale in zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales):
             layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode)
         return ws
@@ -152,8 +155,7 @@ class Circuit:
     def backward(self, ws, stats):
         """Downward pass after :meth:`forward`: adds flows and leaf statistics to ``stats``."""
         n_leaves = len(self.leaves)
-        ws.flow[...] = 0.0
-        ws.flow[self.root_row, 0] = 1.0
+        ws.flow[self.root_row, 0] = 1.0  # every other row is written before it is read
         for layer, prod, mixed, s in zip(
             self.sum_layers[::-1], ws.prods[::-1], ws.mixed[::-1], stats[n_leaves:][::-1]
         ):

@@ -63,15 +63,38 @@ class SumLayer:
         self.rows, self.n_units, self.n_out, self.product = rows, n_units, n_out, product
         self.n_folds = rows.stop - rows.start
         self.parts = [np.asarray(p, dtype=np.int64) for p in parts]
-        # Children of one position are scatter targets in the backward pass; repeated
-        # rows (shared child regions) must be accumulated with scatter-add.
         self.refs = [[_as_ref(p[:, a], xp) for a in range(p.shape[1])] for p in self.parts]
-        self.repeated = [[len(np.unique(p[:, a])) < len(p) for a in range(p.shape[1])] for p in self.parts]
         self.part_size = n_units if product == "hadamard" else n_units * n_units
         self.n_in = self.part_size * len(parts)
         self.guard = underflow_guard(self.dtype)
         w = np.exp(-2.0 * rng.random((self.n_folds, n_out, self.n_in)))
         self.set_params((xp.asarray(w.astype(self.dtype)),), normalise=True)
+
+    def plan_flow_writes(self, written):
+        """Decide how each child position receives its flow in the backward pass.
+
+        ``written`` holds the buffer rows that layers above (earlier in the backward
+        pass) have already written. A child first reached here is assigned (no buffer
+        zeroing per batch); one reached before is added to; rows shared within this
+        layer need a scatter-add. Rows first reached by a partial position are zeroed
+        just before.
+        """
+        xp = self.backend.xp
+        self.flow_ops = []
+        for part in self.parts:
+            ops = []
+            for a in range(part.shape[1]):
+                rows = part[:, a]
+                fresh = np.unique(rows[~np.isin(rows, list(written))])
+                zero = _as_ref(fresh, xp) if len(fresh) else None
+                if len(np.unique(rows)) < len(rows):
+                    ops.append(("scatter", zero))
+                elif len(fresh) == len(rows):
+                    ops.append(("assign", None))
+                else:
+                    ops.append(("add", zero))
+                written.update(rows.tolist())
+            self.flow_ops.append(ops)
 
     # -- parameters -------------------------------------------------------------------
     def set_params(self, params, normalise=False):
@@ -171,7 +194,11 @@ class SumLayer:
             top = mixed.max(axis=1)
         with np.errstate(divide="ignore"):
             # A zero maximum is a probability-zero event: values 0, log-scale -inf.
-            values[self.rows, : self.n_out] = mixed / xp.where(top > 0, top, 1.0)[:, None, :]
+            denominator = xp.where(top > 0, top, 1.0)[:, None, :]
+            if self.n_out == values.shape[1]:
+                xp.divide(mixed, denominator, out=values[self.rows])
+            else:
+                values[self.rows, : self.n_out] = mixed / denominator
             scale[self.rows] = pscale + xp.log(top)
 
     # -- downward passes --------------------------------------------------------------
@@ -189,11 +216,15 @@ class SumLayer:
             else:
                 block = block.reshape(self.n_folds, k, k, -1)
                 pieces = [block.sum(axis=2), block.sum(axis=1)]
-            for ref, repeated, piece in zip(refs, self.repeated[p], pieces):
-                if repeated:
-                    self.backend.scatter_add(flow, ref, piece)
-                else:
+            for ref, (op, zero), piece in zip(refs, self.flow_ops[p], pieces):
+                if zero is not None:
+                    flow[zero] = 0.0
+                if op == "assign":
+                    flow[ref] = piece
+                elif op == "add":
                     flow[ref] += piece
+                else:
+                    self.backend.scatter_add(flow, ref, piece)
 
     def choose(self, units, prod, rng, mode):
         """Pick one product per active sum unit and mark the chosen children's units.
