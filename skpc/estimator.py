@@ -64,7 +64,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Support size of categorical columns; ``"auto"`` uses the largest value seen + 1.
     leaf : {"auto", "categorical", "gaussian"} or array-like of str, default="auto"
         Input distribution per column. ``"auto"``: a column whose observed values are
-        integers in ``0..AUTO_MAX_CATEGORIES-1`` is categorical, any other is Gaussian.
+        integers in ``0..AUTO_MAX_CATEGORIES-1`` (0..63) is categorical, any other
+        (fractional, negative or larger values) is Gaussian; with an explicit
+        ``n_categories`` every column is categorical. A single type applies to every
+        column; an array gives one type per column and overrides the rule.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its log-likelihood stops
         improving, and keep the best epoch's parameters.
