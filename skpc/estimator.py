@@ -18,7 +18,7 @@ from skpc._validation import check_input_types, check_memory, check_values, colu
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian
 from skpc.solvers import SOLVERS, step_size_at
-from skpc.structures import RegionGraph, hclt
+from skpc.structures import RegionGraph, hclt, poon_domingos, rat_spn
 
 #: Input dtypes used as they are (no copy of a large array or memmap); others become
 #: float64. Batches are converted to the circuit's dtype one at a time.
@@ -47,9 +47,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
     Parameters
     ----------
-    structure : "hclt" or RegionGraph, default="hclt"
-        The region graph: ``"hclt"`` learns a hidden Chow-Liu tree from the data; a
-        :class:`~skpc.structures.RegionGraph` is used as given.
+    structure : {"hclt", "rat", "pd"} or RegionGraph, default="hclt"
+        The region graph: ``"hclt"`` learns a hidden Chow-Liu tree from the data;
+        ``"rat"`` builds random balanced binary trees (RAT-SPN,
+        :func:`~skpc.structures.rat_spn`); ``"pd"`` builds a Poon-Domingos architecture
+        over an image (:func:`~skpc.structures.poon_domingos`); a
+        :class:`~skpc.structures.RegionGraph` is used as given (see the second example).
     n_latents : int, default=32
         Units per region (k): the number of states of each hidden variable.
     solver : {"anemone", "minibatch_em", "em", "adam"}, default="anemone"
@@ -78,7 +81,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Support size of categorical columns; ``"auto"`` uses the largest value seen + 1.
     leaf : {"auto", "categorical", "gaussian"} or array-like of str, default="auto"
         Input distribution per column. ``"auto"``: a column whose observed values are
-        integers in ``0..AUTO_MAX_CATEGORIES-1`` is categorical, any other is Gaussian.
+        integers in ``0..AUTO_MAX_CATEGORIES-1`` (0..63) is categorical, any other
+        (fractional, negative or larger values) is Gaussian; with an explicit
+        ``n_categories`` every column is categorical. A single type applies to every
+        column; an array gives one type per column and overrides the rule.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its log-likelihood stops
         improving, and keep the best epoch's parameters.
@@ -92,6 +98,14 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         ``1`` prints one line per epoch.
     device : {"cpu", "gpu", "auto"}, default="cpu"
     dtype : {"float32", "float64"}, default="float32"
+    structure_params : dict or None, default=None
+        Options of the structure builder. ``"rat"``: ``depth`` (None) and
+        ``n_repetitions`` (4); the random trees are drawn from ``random_state``.
+        ``"pd"``: ``image_shape`` (a square image when the number of columns is a
+        square) and ``delta`` ((4, 2)).
+    min_var : float, default=1e-3
+        Floor of the variance of Gaussian input units after every M-step (in the units
+        of the data squared).
 
     Attributes
     ----------
@@ -121,10 +135,25 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     >>> pc = PCDensityEstimator(n_latents=8, max_iter=2, random_state=0).fit(X)
     >>> pc.score(load_debd("nltcs", "test")) > -7
     True
+
+    Any region graph can be passed as the structure. Here a root region with one
+    partition into single-variable regions and Hadamard products: a mixture of
+    ``n_latents`` fully factorised distributions (a diagonal Gaussian mixture on
+    continuous data).
+
+    >>> import numpy as np
+    >>> from skpc.structures import RegionGraph
+    >>> d = 3
+    >>> graph = RegionGraph(scopes=[(0,), (1,), (2,), (0, 1, 2)],
+    ...                     partitions=[[], [], [], [(0, 1, 2)]], root=3, product="hadamard")
+    >>> X = np.random.default_rng(0).normal(size=(200, d))
+    >>> gmm = PCDensityEstimator(structure=graph, n_latents=2, solver="em", max_iter=5).fit(X)
+    >>> gmm.leaf_types_.tolist()
+    ['gaussian', 'gaussian', 'gaussian']
     """
 
     _parameter_constraints = {
-        "structure": [StrOptions({"hclt"}), RegionGraph],
+        "structure": [StrOptions({"hclt", "rat", "pd"}), RegionGraph],
         "n_latents": [Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -143,6 +172,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "device": [StrOptions({"cpu", "gpu", "auto"})],
         "dtype": [StrOptions({"float32", "float64"})],
+        "structure_params": [dict, None],
+        "min_var": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -166,6 +197,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         verbose=0,
         device="cpu",
         dtype="float32",
+        structure_params=None,
+        min_var=1e-3,
     ):
         self.structure = structure
         self.n_latents = n_latents
@@ -186,6 +219,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.device = device
         self.dtype = dtype
+        self.structure_params = structure_params
+        self.min_var = min_var
 
     # -- input checks -------------------------------------------------------------------------
     def _validate_X(self, X, reset):
@@ -254,6 +289,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 raise ValueError(
                     f"the region graph covers {graph.n_variables} variables, X has {X.shape[1]} columns."
                 )
+        elif self.structure in ("rat", "pd"):
+            graph = self._build_structure(X.shape[1], rng)
         else:
             # Mutual information needs pairwise counts only: a sample of rows suffices.
             sample = X if X.shape[0] <= MAX_STRUCTURE_ROWS else X[np.sort(
@@ -267,7 +304,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if kind == "categorical":
                 n_cat = self.n_categories_[variables]
                 return Categorical(variables, self.n_latents, n_cat, backend, self.dtype, rng)
-            return Gaussian(variables, self.n_latents, backend, self.dtype, rng,
+            return Gaussian(variables, self.n_latents, backend, self.dtype, rng, min_var=self.min_var,
                             data_mean=mean[variables], data_std=std[variables])
 
         check_memory(graph, self.n_latents, self.leaf_types_, self.n_categories_,
@@ -564,6 +601,30 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         for sl in circuit.chunks(X.shape[0], self.batch_size):
             out[sl] = backend.to_numpy(circuit.descend(circuit.to_device(X[sl]), mode, rng))
         return out
+
+    def _build_structure(self, d, rng):
+        """The region graph of ``structure="rat"`` or ``"pd"`` over ``d`` columns."""
+        params = dict(self.structure_params or {})
+        if self.structure == "rat":
+            allowed = {"depth": None, "n_repetitions": 4}
+        else:
+            side = int(round(np.sqrt(d)))
+            allowed = {"image_shape": (side, side) if side * side == d else None, "delta": (4, 2)}
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"structure_params has unknown key(s) {unknown} for structure={self.structure!r}; "
+                f"expected some of {sorted(allowed)}."
+            )
+        params = {**allowed, **params}
+        if self.structure == "rat":
+            return rat_spn(d, params["depth"], params["n_repetitions"], rng)
+        if params["image_shape"] is None or int(np.prod(params["image_shape"])) != d:
+            raise ValueError(
+                f"structure='pd' needs structure_params['image_shape'] with height * width = {d} "
+                f"(the number of columns), got {params['image_shape']!r}."
+            )
+        return poon_domingos(params["image_shape"], params["delta"])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,0 +1,204 @@
+"""Gaussian and mixed inputs: closed forms (GaussianMixture), integrals and sums, flows."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import integrate
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from structures_helpers import check_flows_by_finite_differences, flows, make_circuit
+
+from skpc import PCDensityEstimator
+from skpc.solvers import EM
+from skpc.structures import RegionGraph, chow_liu_tree, mutual_information
+
+
+def mixture_graph(d):
+    """A root region with one partition into d single-variable regions (Hadamard)."""
+    scopes = [(v,) for v in range(d)] + [tuple(range(d))]
+    return RegionGraph(scopes, [[] for _ in range(d)] + [[tuple(range(d))]], root=d, product="hadamard")
+
+
+def blobs(n=300, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=3.0, size=(3, d))
+    return centres[rng.integers(3, size=n)] + rng.normal(size=(n, d)) * rng.uniform(0.5, 1.5, size=d)
+
+
+def set_gmm_params(circuit, weights, means, variances):
+    """Copy a diagonal GMM (weights (k,), means (k, d), variances (k, d)) into the circuit."""
+    (leaf,), (root,) = circuit.leaves, circuit.sum_layers
+    leaf.set_params((means.T.copy(), variances.T.copy()))
+    root.set_params((weights[None, None, :].copy(),))
+
+
+def test_factorised_mixture_is_diagonal_gmm():
+    X, k = blobs(), 3
+    gmm = GaussianMixture(k, covariance_type="diag", random_state=0).fit(X)
+    pc = PCDensityEstimator(structure=mixture_graph(3), n_latents=k, solver="em", max_iter=1,
+                            dtype="float64", random_state=0).fit(X)
+    set_gmm_params(pc.circuit_, gmm.weights_, gmm.means_, gmm.covariances_)
+    np.testing.assert_allclose(pc.score_samples(X), gmm.score_samples(X), rtol=0, atol=1e-8)
+
+
+def test_one_em_step_equals_gaussian_mixture_iteration():
+    X, k = blobs(seed=1), 3
+    rng = np.random.default_rng(0)
+    w0 = rng.dirichlet(np.ones(k))
+    m0 = X[rng.choice(len(X), k, replace=False)]
+    v0 = rng.uniform(0.5, 2.0, size=(k, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm = GaussianMixture(k, covariance_type="diag", reg_covar=0.0, max_iter=1, weights_init=w0,
+                              means_init=m0, precisions_init=1 / v0).fit(X)
+    circuit = make_circuit(mixture_graph(3), k, ["gaussian"] * 3, min_var=1e-12)
+    set_gmm_params(circuit, w0, m0, v0)
+    EM(pseudocount=0.0).update(circuit, flows(circuit, X), len(X), 1.0)
+    (leaf,), (root,) = circuit.leaves, circuit.sum_layers
+    np.testing.assert_allclose(root.weights[0, 0], gmm.weights_, rtol=1e-10)
+    np.testing.assert_allclose(leaf.mean.T, gmm.means_, rtol=1e-10)
+    np.testing.assert_allclose(leaf.var.T, gmm.covariances_, rtol=1e-10)
+
+
+def reference_em_step_with_missing(X, w, m, v):
+    """One EM iteration of a diagonal GMM on data with NaN (missing at random)."""
+    seen = ~np.isnan(X)
+    x = np.where(seen, X, 0.0)[:, None, :]  # (n, 1, d)
+    log_normal = -0.5 * ((x - m) ** 2 / v + np.log(2 * np.pi * v))  # (n, k, d)
+    log_joint = np.log(w) + (log_normal * seen[:, None, :]).sum(axis=2)
+    resp = np.exp(log_joint - log_joint.max(axis=1, keepdims=True))
+    resp /= resp.sum(axis=1, keepdims=True)
+    ex = np.where(seen[:, None, :], x, m)  # E[x | component] for missing entries
+    ex2 = np.where(seen[:, None, :], x**2, v + m**2)
+    nk = resp.sum(axis=0)
+    mean = np.einsum("nk,nkd->kd", resp, ex) / nk[:, None]
+    var = np.einsum("nk,nkd->kd", resp, ex2) / nk[:, None] - mean**2
+    return nk / len(X), mean, var
+
+
+def test_em_step_with_missing_values_matches_reference():
+    X, k = blobs(seed=2), 3
+    X[np.random.default_rng(1).random(X.shape) < 0.3] = np.nan
+    rng = np.random.default_rng(0)
+    w0, m0, v0 = rng.dirichlet(np.ones(k)), rng.normal(size=(k, 3)), rng.uniform(0.5, 2.0, size=(k, 3))
+    circuit = make_circuit(mixture_graph(3), k, ["gaussian"] * 3, min_var=1e-12)
+    set_gmm_params(circuit, w0, m0, v0)
+    EM(pseudocount=0.0).update(circuit, flows(circuit, X), len(X), 1.0)
+    w1, m1, v1 = reference_em_step_with_missing(X, w0, m0, v0)
+    np.testing.assert_allclose(circuit.sum_layers[0].weights[0, 0], w1, rtol=1e-10)
+    np.testing.assert_allclose(circuit.leaves[0].mean.T, m1, rtol=1e-10)
+    np.testing.assert_allclose(circuit.leaves[0].var.T, v1, rtol=1e-10)
+
+
+def fitted_mixed(seed=0):
+    """An HCLT on column 0 Gaussian, column 1 with 3 categories, column 2 with 2."""
+    rng = np.random.default_rng(seed)
+    c = rng.integers(3, size=400)
+    X = np.column_stack([c + rng.normal(scale=0.7, size=400), c, (c + rng.integers(2, size=400)) % 2])
+    return PCDensityEstimator(n_latents=3, solver="em", max_iter=10, dtype="float64", min_var=0.05,
+                              random_state=seed).fit(X)
+
+
+def test_auto_leaf_rule_and_mixed_circuit_integrates_to_one():
+    pc = fitted_mixed()
+    assert pc.leaf_types_.tolist() == ["gaussian", "categorical", "categorical"]
+    assert pc.n_categories_.tolist() == [0, 3, 2]
+    grid = np.linspace(-10, 12, 4001)
+    total = 0.0
+    for a in range(3):
+        for b in range(2):
+            rows = np.column_stack([grid, np.full_like(grid, a), np.full_like(grid, b)])
+            total += integrate.simpson(np.exp(pc.score_samples(rows)), x=grid)
+    assert abs(total - 1) < 1e-6
+
+
+def test_gaussian_circuit_integrates_to_one_in_one_and_two_dimensions():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=500), rng.gamma(2.0, size=500)])
+    X[:, 1] += X[:, 0]
+    pc = PCDensityEstimator(n_latents=4, solver="em", max_iter=10, dtype="float64", min_var=0.05,
+                            random_state=0).fit(X)
+    # 1-D: the marginal of column 0 (column 1 missing) with adaptive quadrature.
+    density = lambda t: float(np.exp(pc.score_samples([[t, np.nan]]))[0])  # noqa: E731
+    value, _ = integrate.quad(density, -np.inf, np.inf, limit=200)
+    assert abs(value - 1) < 1e-7
+    # 2-D: Simpson's rule on a grid fine enough for the smallest standard deviation.
+    assert np.sqrt(pc.circuit_.leaves[0].var.min()) >= np.sqrt(0.05)
+    g0, g1 = np.linspace(-9, 9, 721), np.linspace(-10, 20, 1201)
+    rows = np.stack(np.meshgrid(g0, g1, indexing="ij"), axis=-1).reshape(-1, 2)
+    p = np.exp(pc.score_samples(rows)).reshape(len(g0), len(g1))
+    assert abs(integrate.simpson(integrate.simpson(p, x=g1, axis=1), x=g0) - 1) < 1e-6
+
+
+def test_marginals_with_nan_equal_integrals_and_sums():
+    pc = fitted_mixed(seed=1)
+    grid = np.linspace(-10, 12, 4001)
+    for a in range(3):
+        for b in range(2):
+            # Gaussian column missing: integral over it.
+            rows = np.column_stack([grid, np.full_like(grid, a), np.full_like(grid, b)])
+            integral = integrate.simpson(np.exp(pc.score_samples(rows)), x=grid)
+            assert abs(pc.score_samples([[np.nan, a, b]])[0] - np.log(integral)) < 1e-6
+    for x0 in (-1.0, 0.3, 2.5):
+        for a in range(3):
+            # Categorical column missing: sum over its categories.
+            full = np.exp(pc.score_samples([[x0, a, 0], [x0, a, 1]])).sum()
+            assert abs(pc.score_samples([[x0, a, np.nan]])[0] - np.log(full)) < 1e-10
+    # Everything missing: log 1.
+    assert abs(pc.score_samples([[np.nan] * 3])[0]) < 1e-12
+
+
+def test_gaussian_flows_equal_finite_differences():
+    pc = fitted_mixed(seed=2)
+    rng = np.random.default_rng(0)
+    X = pc.sample(30, random_state=0)
+    X[rng.random(X.shape) < 0.25] = np.nan
+    assert check_flows_by_finite_differences(pc.circuit_, X, n_checks=8) > 0
+
+
+def test_variance_is_floored_by_min_var():
+    X = np.column_stack([np.repeat([0.0, 1.0], 50), np.linspace(0, 1, 100)])
+    pc = PCDensityEstimator(leaf="gaussian", n_latents=4, solver="em", max_iter=5, min_var=0.01,
+                            dtype="float64", random_state=0).fit(X)
+    assert pc.circuit_.leaves[0].var.min() >= 0.01 - 1e-15
+    assert np.isfinite(pc.score(X))
+
+
+def test_leaf_per_column_and_auto_rule():
+    rng = np.random.default_rng(0)
+    n = 200
+    X = np.column_stack([
+        rng.integers(0, 5, n),  # categorical
+        rng.integers(0, 64, n),  # categorical (largest level allowed by "auto": 63)
+        rng.integers(0, 5, n) + 64,  # integers reaching 64: Gaussian
+        -rng.integers(1, 3, n),  # negative integers: Gaussian
+        rng.normal(size=n),  # Gaussian
+    ]).astype(float)
+    pc = PCDensityEstimator(n_latents=2, max_iter=1, random_state=0).fit(X)
+    assert pc.leaf_types_.tolist() == ["categorical", "categorical", "gaussian", "gaussian", "gaussian"]
+    kinds = ["gaussian", "categorical", "gaussian", "gaussian", "gaussian"]
+    pc = PCDensityEstimator(leaf=kinds, n_latents=2, max_iter=1, random_state=0).fit(X)
+    assert pc.leaf_types_.tolist() == kinds
+    assert [leaf.kind for leaf in pc.circuit_.leaves] == ["categorical", "gaussian"]
+    with pytest.raises(ValueError, match="unknown leaf type"):
+        PCDensityEstimator(leaf=["poisson"] * 5, max_iter=1).fit(X)
+
+
+def test_mutual_information_on_mixed_columns():
+    """Closed-form MI of a thresholded column; a mixed chain is found by the Chow-Liu tree."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    x0 = rng.normal(size=n)
+    above = (x0 > np.median(x0)).astype(float)  # cut at a bin edge: MI = H(above) = log 2
+    mi = mutual_information(np.column_stack([x0, above]), np.array([0, 2]))
+    assert abs(mi[0, 1] - np.log(2)) < 0.01
+    x1 = np.where(rng.random(n) < 0.15, 1 - above, above)  # continuous -> categorical
+    x2 = 3 * x1 + rng.normal(size=n)  # categorical -> continuous
+    x3 = rng.normal(size=n)  # independent
+    mi = mutual_information(np.column_stack([x0, x1, x2, x3]), np.array([0, 2, 0, 0]))
+    # Independent columns: only the plug-in bias (cells - 1) / (2 n) of 16 x 16 and 2 x 16 bins.
+    assert mi[0, 3] < 2 * 15 * 15 / (2 * n) and mi[1, 3] < 2 * 15 / (2 * n)
+    parent, _ = chow_liu_tree(mi)
+    edges = {frozenset((v, int(parent[v]))) for v in range(4) if parent[v] >= 0}
+    assert {frozenset((0, 1)), frozenset((1, 2))} <= edges
