@@ -6,6 +6,8 @@ is that of the parameters, travel to the client for the M-step. The mini-batch s
 stream the blocks through the client one at a time.
 """
 
+import copy
+
 import numpy as np
 
 from skpc._validation import column_sums, combine_sums
@@ -44,9 +46,16 @@ def check(blocks, fn):
     _compute([_delayed(fn)(b) for b in blocks])
 
 
+def _block_flows(circuit, block, batch_size):
+    # Workers may be threads of one process: each task gets its own workspace buffers.
+    local = copy.copy(circuit)
+    local._workspaces = {}
+    return local.flows(block, batch_size)
+
+
 def flows(circuit, blocks, batch_size):
     """Statistics and summed log-likelihood over all blocks: the distributed E-step."""
-    results = _compute([_delayed(circuit.flows)(b, batch_size) for b in blocks])
+    results = _compute([_delayed(_block_flows)(circuit, b, batch_size) for b in blocks])
     stats = [[sum(r[0][i][j] for r in results) for j in range(len(block))]
              for i, block in enumerate(results[0][0])]
     return stats, float(sum(r[1] for r in results))

@@ -166,16 +166,17 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     categorical = [v for v in variables if leaf_types[v] == "categorical"]
     max_categories = max((int(n_categories[v]) for v in categorical), default=0)
     params = len(categorical) * max_categories * k + 2 * (len(variables) - len(categorical)) * k
-    work = (2 * k + 1) * graph.n_regions * batch  # values, flows, log-scales
+    item = np.dtype(dtype).itemsize
+    # values and flows in dtype, log-scales in float64
+    work = 2 * k * graph.n_regions * batch * item + graph.n_regions * batch * 8
     part_size = k if graph.product == "hadamard" else k * k
     for r in range(graph.n_regions):
         if not graph.is_input(r):
             n_in = len(graph.partitions[r]) * part_size
             n_out = 1 if r == graph.root else k
             params += n_out * n_in
-            work += batch * (n_in + n_out + 1)  # products, mixed values, their log-scale
-    item = np.dtype(dtype).itemsize
-    return params * item, work * item
+            work += batch * (n_in + n_out) * item + batch * 8  # products, mixed values, their log-scale
+    return params * item, work
 
 
 def available_memory(backend):

@@ -1,5 +1,6 @@
 """PCDensityEstimator: the scikit-learn front of skpc."""
 
+import functools
 import time
 import warnings
 from numbers import Integral, Real
@@ -10,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from skpc import _dask, _queries
 from skpc._backend import get_backend
@@ -30,6 +32,22 @@ MAX_STRUCTURE_ROWS = 200_000
 #: Integer-valued columns with at most this many levels (0..K-1) are categorical
 #: under ``leaf="auto"``.
 AUTO_MAX_CATEGORIES = 64
+
+
+def _one_blas_thread(method):
+    """Run ``method`` with single-threaded BLAS.
+
+    The engine's matrix products are many small ones (k x k by k x batch); OpenBLAS's
+    threads cost more to synchronise than they save there, up to 15x slower on a busy
+    2-core machine (benchmarks/RESULTS.md).
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _column_name(est, j):
@@ -315,6 +333,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @_one_blas_thread
     def fit(self, X, y=None):
         """Learn the structure and the parameters of a circuit from ``X``.
 
@@ -428,6 +447,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_one_blas_thread
     def partial_fit(self, X, y=None):
         """One streaming pass of mini-batch updates over ``X``.
 
@@ -542,6 +562,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         return out
 
     # -- queries ------------------------------------------------------------------------------
+    @_one_blas_thread
     def score_samples(self, X):
         """Log-likelihood of each sample; NaN entries are marginalised out exactly.
 
@@ -573,6 +594,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
+    @_one_blas_thread
     def sample(self, n_samples=1, random_state=None):
         """Draw samples from the fitted circuit.
 
@@ -694,6 +716,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self._check_categories(X)
         return np.asarray(X, dtype=np.float64)
 
+    @_one_blas_thread
     def sample_conditional(self, X, random_state=None):
         """Fill the NaN entries of each row by sampling from p(missing | observed).
 
@@ -712,6 +735,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         """
         return self._descend(self._check_query_X(X), "sample", random_state)
 
+    @_one_blas_thread
     def predict_mpe(self, X, return_log_prob=False, exact_limit=4096):
         """Most probable completion (MPE) of the NaN entries of each row.
 
@@ -748,6 +772,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         out = _queries.mpe(self, X, exact_limit)
         return (out, self._log_likelihood(out)) if return_log_prob else out
 
+    @_one_blas_thread
     def conditional_marginals(self, X):
         """Distribution of each missing categorical entry given the observed ones.
 
@@ -766,6 +791,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         """
         return _queries.marginals(self, self._check_query_X(X))[0]
 
+    @_one_blas_thread
     def conditional_mean(self, X):
         """Fill the NaN entries of each row with ``E[x_j | observed entries]``, exactly.
 
@@ -782,6 +808,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         """
         return _queries.marginals(self, self._check_query_X(X))[1]
 
+    @_one_blas_thread
     def conditional_log_prob(self, X, query, evidence=None):
         """Exact ``log p(x_query | x_evidence)`` of each row.
 

@@ -24,12 +24,14 @@ class _Workspace:
         shape = (circuit.n_rows, circuit.n_units, batch)
         self.batch = batch
         self.values = xp.ones(shape, dtype)
-        self.scale = xp.zeros((circuit.n_rows, batch), dtype)
+        # Log-scales are float64 whatever the dtype: they carry the log-likelihood, and a
+        # float32 sum of per-layer logs would make a row's score depend on its position.
+        self.scale = xp.zeros((circuit.n_rows, batch), np.float64)
         self.flow = xp.zeros(shape, dtype)
         layers = circuit.sum_layers
         self.prods = [xp.empty((L.n_folds, L.n_in, batch), dtype) for L in layers]
         self.mixed = [xp.empty((L.n_folds, L.n_out, batch), dtype) for L in layers]
-        self.pscales = [xp.empty((L.n_folds, batch), dtype) for L in layers]
+        self.pscales = [xp.empty((L.n_folds, batch), np.float64) for L in layers]
         self.inputs = [None] * len(circuit.leaves)
 
 

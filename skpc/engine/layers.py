@@ -199,7 +199,7 @@ class SumLayer:
                 xp.divide(mixed, denominator, out=values[self.rows])
             else:
                 values[self.rows, : self.n_out] = mixed / denominator
-            scale[self.rows] = pscale + xp.log(top)
+            scale[self.rows] = pscale + xp.log(top.astype(np.float64))
 
     # -- downward passes --------------------------------------------------------------
     def backward(self, flow, prod, mixed, stats):
