@@ -518,8 +518,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                     "or a larger pseudocount."
                 )
             self.n_iter_ = epoch + 1
+            self._checkpoint = self._snapshot(history)  # before the epoch is reported done
             self._report(history, epoch)
-            self._checkpoint = self._snapshot(history)
             if score > best + self.tol:
                 best, stale = score, 0
                 if X_valid is not None:
