@@ -32,6 +32,15 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(f"{message} (see '{self.prog} --help')")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless it is None or False (nothing worth saying)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 # -- model files ------------------------------------------------------------------------------
 # skpc.io (npz, no pickle) is the model format; until it is available these fall back to joblib.
 def _save_model(estimator, path):
@@ -158,21 +167,17 @@ def _structure_choices():
 def _add_model_flags(p, max_iter):
     p.add_argument("--structure", default="hclt", choices=_structure_choices(), help="circuit structure")
     p.add_argument("--solver", default="anemone", choices=sorted(SOLVERS), help="parameter-learning rule")
-    p.add_argument("--n-latents", type=int, default=32, metavar="K", help="units per region (default 32)")
-    p.add_argument(
-        "--batch-size", type=int, default=512, metavar="B", help="rows per mini-batch (default 512)"
-    )
+    p.add_argument("--n-latents", type=int, default=32, metavar="K", help="units per region")
+    p.add_argument("--batch-size", type=int, default=512, metavar="B", help="rows per mini-batch")
     p.add_argument(
         "--step-size",
         type=float,
         default=0.4,
         metavar="A",
-        help="step size of the mini-batch solvers (default 0.4)",
+        help="step size of the mini-batch solvers",
     )
-    p.add_argument(
-        "--max-iter", type=int, default=max_iter, metavar="N", help=f"number of epochs (default {max_iter})"
-    )
-    p.add_argument("--random-state", type=int, default=0, metavar="SEED", help="random seed (default 0)")
+    p.add_argument("--max-iter", type=int, default=max_iter, metavar="N", help="number of epochs")
+    p.add_argument("--random-state", type=int, default=0, metavar="SEED", help="random seed")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"], help="where to compute")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="floating-point type")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress lines")
@@ -286,9 +291,28 @@ def cmd_demo(args):
     )
 
 
+def _subcommand(sub, func, summary):
+    """Add the subcommand ``func`` (``cmd_NAME``); all but fit and demo read a MODEL file."""
+    name = func.__name__.removeprefix("cmd_")
+    p = sub.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        formatter_class=_HelpFormatter,
+    )
+    if name not in ("fit", "demo"):
+        p.add_argument("model", metavar="MODEL", help="model file written by 'skpc fit'")
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser():
     """The argument parser of the ``skpc`` command."""
-    parser = _Parser(prog="skpc", description="Probabilistic circuits for density estimation.")
+    parser = _Parser(
+        prog="skpc",
+        description="Probabilistic circuits for density estimation.",
+        formatter_class=_HelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"skpc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     data_help = (
@@ -296,57 +320,31 @@ def build_parser():
         "optionally with a split, e.g. nltcs:valid"
     )
 
-    p = sub.add_parser(
-        "fit",
-        help="learn a circuit from data and write a model file",
-        description="Learn a circuit from data and write a model file.",
-    )
-    p.add_argument("data", metavar="DATA", help=data_help + " (default split: train)")
-    p.add_argument(
-        "-o", "--output", default="model.npz", metavar="MODEL", help="model file to write (default model.npz)"
-    )
+    p = _subcommand(sub, cmd_fit, "learn a circuit from data and write a model file")
+    p.add_argument("data", metavar="DATA", help=data_help + " (a bundled name means its train split)")
+    p.add_argument("-o", "--output", default="model.npz", metavar="MODEL", help="model file to write")
     _add_model_flags(p, max_iter=50)
-    p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser(
-        "score",
-        help="log-likelihood of data under a model",
-        description="Print the mean log-likelihood of DATA under MODEL; "
-        "missing values (empty or nan) are marginalised out.",
+    p = _subcommand(
+        sub, cmd_score, "print the mean log-likelihood of DATA under MODEL (missing values are marginalised)"
     )
-    p.add_argument("model", metavar="MODEL", help="model file written by 'skpc fit'")
-    p.add_argument("data", metavar="DATA", help=data_help + " (default split: test)")
+    p.add_argument("data", metavar="DATA", help=data_help + " (a bundled name means its test split)")
     p.add_argument(
         "-o", "--output", metavar="FILE", help="also write each row's log-likelihood (.csv or .npy)"
     )
-    p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser(
-        "sample",
-        help="draw samples from a model",
-        description="Draw samples from MODEL; CSV on stdout unless -o is given.",
-    )
-    p.add_argument("model", metavar="MODEL", help="model file written by 'skpc fit'")
-    p.add_argument(
-        "-n", "--n-samples", type=int, default=10, metavar="N", help="number of samples (default 10)"
-    )
+    p = _subcommand(sub, cmd_sample, "draw samples from MODEL (CSV on stdout unless -o is given)")
+    p.add_argument("-n", "--n-samples", type=int, default=10, metavar="N", help="number of samples")
     p.add_argument("-o", "--output", metavar="FILE", help="write the samples here (.csv or .npy)")
     p.add_argument("--random-state", type=int, default=None, metavar="SEED", help="random seed")
-    p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("info", help="describe a model file", description="Describe a model file.")
-    p.add_argument("model", metavar="MODEL", help="model file written by 'skpc fit'")
-    p.set_defaults(func=cmd_info)
+    _subcommand(sub, cmd_info, "describe a model file")
 
-    p = sub.add_parser(
-        "demo",
-        help="fit a bundled data set and print the held-out log-likelihood",
-        description="Fit a circuit on a bundled data set's training split and "
-        "print its test log-likelihood next to simple references.",
+    p = _subcommand(
+        sub, cmd_demo, "fit a bundled data set's training split and print its test log-likelihood"
     )
-    p.add_argument("--dataset", default="nltcs", choices=DEBD, help="bundled data set (default nltcs)")
+    p.add_argument("--dataset", default="nltcs", choices=DEBD, help="bundled data set")
     _add_model_flags(p, max_iter=20)
-    p.set_defaults(func=cmd_demo)
     return parser
 
 
