@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skpc._backend import get_backend
+from skpc._validation import check_input_types, check_memory, check_values
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian
 from skpc.solvers import SOLVERS, step_size_at
@@ -172,10 +173,14 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
     # -- input checks -------------------------------------------------------------------------
     def _validate_X(self, X, reset):
-        return validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
+        check_input_types(X)
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
             ensure_min_samples=1,
         )
+        dtype = self.circuit_.dtype if hasattr(self, "circuit_") else self.dtype
+        check_values(X, getattr(self, "feature_names_in_", None), dtype)
+        return X
 
     def _resolve_leaves(self, X):
         d = X.shape[1]
@@ -241,10 +246,13 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         def make_leaf(kind, variables):
             variables = np.asarray(variables)
             if kind == "categorical":
-                return Categorical(variables, self.n_latents, self.n_categories_[variables], backend, self.dtype, rng)
+                n_cat = self.n_categories_[variables]
+                return Categorical(variables, self.n_latents, n_cat, backend, self.dtype, rng)
             return Gaussian(variables, self.n_latents, backend, self.dtype, rng,
                             data_mean=mean[variables], data_std=std[variables])
 
+        check_memory(graph, self.n_latents, self.leaf_types_, self.n_categories_,
+                     min(self.batch_size, X.shape[0]), self.dtype, backend)
         self.structure_ = graph
         self.device_ = backend.name
         self.circuit_ = Circuit(graph, self.n_latents, make_leaf, self.leaf_types_, backend, self.dtype, rng)
@@ -264,6 +272,13 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Returns
         -------
         self : PCDensityEstimator
+
+        Notes
+        -----
+        A ``KeyboardInterrupt`` (Ctrl-C) during ``fit`` is re-raised after the estimator
+        is put back to the end of its last complete epoch: parameters, ``n_iter_`` and
+        ``history_`` (``converged_`` is False). With no complete epoch the estimator is
+        left unfitted, or, under ``warm_start``, as it was before this call.
         """
         warm = self.warm_start and hasattr(self, "circuit_")
         X = self._validate_X(X, reset=not warm)
@@ -277,9 +292,16 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if n_valid >= X.shape[0]:
                 raise ValueError("validation_fraction leaves no training rows; lower it or add data.")
             X_valid, X = X[np.sort(order[:n_valid])], X[np.sort(order[n_valid:])]
-        if not warm:
-            self._build(X, rng)
-        self._train(X, X_valid if self.early_stopping else None, rng)
+        self._checkpoint = self._snapshot() if warm else None
+        try:
+            if not warm:
+                self._build(X, rng)
+            self._train(X, X_valid if self.early_stopping else None, rng)
+        except KeyboardInterrupt:
+            self._restore_checkpoint()
+            raise
+        finally:
+            del self._checkpoint
         return self
 
     def _train(self, X, X_valid, rng):
@@ -307,7 +329,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                     stats = circuit.new_stats()
                     total += circuit.accumulate(self._to_device(X[np.sort(rows)]), stats).sum()
                     progress = (epoch * n_batches + i) / (self.max_iter * n_batches)
-                    solver.update(circuit, stats, len(rows), step_size_at(self.step_size, self.schedule, progress))
+                    a = step_size_at(self.step_size, self.schedule, progress)
+                    solver.update(circuit, stats, len(rows), a)
             history["train_loglik"].append(float(backend.to_numpy(total)) / n)
             history["seconds"].append(time.perf_counter() - start)
             if X_valid is not None:
@@ -320,6 +343,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 )
             self.n_iter_ = epoch + 1
             self._report(history, epoch)
+            self._checkpoint = self._snapshot(history)
             if score > best + self.tol:
                 best, stale = score, 0
                 if X_valid is not None:
@@ -429,3 +453,59 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+    # -- interruption and model files ------------------------------------------------------------
+    def _snapshot(self, history=None):
+        """Copies of the parameters and of the training record, taken after a complete epoch."""
+        history = self.history_ if history is None else history
+        return {
+            "params": [tuple(p.copy() for p in params) for params in self.circuit_.get_params()],
+            "n_iter_": self.n_iter_,
+            "history_": {name: list(values) for name, values in history.items() if values},
+        }
+
+    def _restore_checkpoint(self):
+        """After a KeyboardInterrupt in ``fit``: go back to the last complete epoch.
+
+        With no complete epoch (and no previous fit continued by ``warm_start``) the
+        estimator is left unfitted: every fitted attribute is removed.
+        """
+        checkpoint = self._checkpoint
+        if checkpoint is None:
+            for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+                delattr(self, name)
+            return
+        self.circuit_.set_params(checkpoint["params"])
+        self.n_iter_, self.history_ = checkpoint["n_iter_"], checkpoint["history_"]
+        self.converged_ = False
+
+    def save(self, path):
+        """Write the fitted model to ``path`` in skpc's safe file format (no pickle).
+
+        See :func:`skpc.io.save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from skpc.io import save  # noqa: PLC0415 -- skpc.io imports this module
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """Read a model written by :meth:`save`; see :func:`skpc.io.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : {"cpu", "gpu", "auto"}, default="cpu"
+            Where the loaded circuit lives.
+
+        Returns
+        -------
+        estimator : PCDensityEstimator
+        """
+        from skpc.io import load  # noqa: PLC0415
+
+        return load(path, device=device)

@@ -1,10 +1,10 @@
 """Input layers: the univariate distributions at the bottom of a circuit.
 
-Each input layer holds ``n_units`` units for each of its variables and knows four
-things: its log-probabilities for a batch (0 where a value is missing, which
-marginalises it), its sufficient statistics weighted by flows (expected statistics for
-missing values), its M-step, and how to draw or pick a value for a chosen unit.
-Arrays are laid out ``(variables, batch, units)`` to match the engine's buffers.
+Each input layer holds ``n_units`` units for each of its regions (one variable each) and
+knows: its values for a batch in the engine's scaled linear space (1 where a value is
+missing, which marginalises it), its sufficient statistics weighted by flows (expected
+statistics for missing values), its M-step, and how to draw or pick a value for a chosen
+unit. Arrays are laid out ``(regions, units, batch)`` to match the engine's buffers.
 """
 
 import numpy as np
@@ -18,7 +18,7 @@ class InputLayer:
     variables : ndarray of int
         The column of X each region of this layer reads.
     n_units : int
-        Units per variable (the circuit's ``k``).
+        Units per region (the circuit's ``k``).
     backend : Backend
     dtype : numpy dtype
     """
@@ -30,6 +30,7 @@ class InputLayer:
         self.n_units = int(n_units)
         self.backend = backend
         self.dtype = np.dtype(dtype)
+        self._columns = backend.xp.asarray(self.variables)
 
     @property
     def n_regions(self):
@@ -37,8 +38,14 @@ class InputLayer:
 
     def columns(self, X):
         """This layer's columns of ``X`` as ``(n_regions, batch)`` and their NaN mask."""
-        x = X[:, self.variables].T
+        x = X[:, self._columns].T
         return x, self.backend.xp.isnan(x)
+
+    def log_prob(self, X):
+        """Log-density of every unit at every row, ``(regions, units, batch)``; 0 if missing."""
+        values, scale = self.forward(self.prepare(X))
+        with np.errstate(divide="ignore"):
+            return self.backend.xp.log(values) + scale[:, None, :]
 
 
 class Categorical(InputLayer):
@@ -47,8 +54,10 @@ class Categorical(InputLayer):
     Parameters
     ----------
     n_categories : ndarray of int
-        Categories of each variable; variables with fewer than the maximum are padded
-        with zero-probability categories.
+        Categories of each region's variable; regions with fewer than the maximum are
+        padded with zero-probability categories.
+    rng : numpy.random.Generator or None
+        Source of random initial probabilities (uniform when None).
     """
 
     kind = "categorical"
@@ -60,6 +69,7 @@ class Categorical(InputLayer):
         self.max_categories = int(self.n_categories.max())
         valid = np.arange(self.max_categories)[None, :] < self.n_categories[:, None]
         self.valid = xp.asarray(valid[:, :, None].astype(self.dtype))
+        self._last_category = xp.asarray(self.n_categories - 1)[:, None]
         shape = (self.n_regions, self.max_categories, self.n_units)
         init = np.exp(-2.0 * rng.random(shape)) if rng is not None else np.ones(shape)
         self.set_params((xp.asarray(init.astype(self.dtype)) * self.valid,), normalise=True)
@@ -70,52 +80,49 @@ class Categorical(InputLayer):
         if normalise:
             probs = probs / probs.sum(axis=1, keepdims=True)
         self.probs = probs.astype(self.dtype, copy=False)
-        with np.errstate(divide="ignore"):
-            self.log_probs = xp.log(self.probs)
-        # (r, c, k) -> (r, k, c): one category row per unit, for sampling.
-        self._cum = xp.cumsum(xp.transpose(self.probs, (0, 2, 1)), axis=2)
+        # (r, k, C+1): one row of probabilities per unit, and a last column of ones that
+        # a missing value selects (it marginalises the variable).
+        ones = xp.ones((self.n_regions, self.n_units, 1), dtype=self.dtype)
+        table = xp.concatenate([xp.transpose(self.probs, (0, 2, 1)), ones], axis=2)
+        self._table = xp.ascontiguousarray(table)
+        self._cum = xp.cumsum(self._table[:, :, :-1], axis=2)
 
     @property
     def params(self):
         return (self.probs,)
 
-    def encode(self, X):
-        """Integer codes ``(n_regions, batch)`` (0 where missing) and the missing mask."""
+    def prepare(self, X):
+        """One-hot codes ``(regions, C+1, batch)``; the extra category marks a missing value."""
+        xp = self.backend.xp
         x, miss = self.columns(X)
-        xp = self.backend.xp
-        return xp.where(miss, 0, x).astype(np.int64), miss
+        codes = xp.where(miss, self.max_categories, x).astype(np.int64)
+        cats = xp.arange(self.max_categories + 1)[None, :, None]
+        return (codes[:, None, :] == cats).astype(self.dtype)
 
-    def log_prob(self, X, out):
+    def forward(self, onehot):
+        """Probabilities of the observed categories, ``(regions, units, batch)``, and scale 0."""
         xp = self.backend.xp
-        codes, miss = self.encode(X)
-        rows = xp.arange(self.n_regions)[:, None]
-        out[...] = self.log_probs[rows, codes]  # (r, batch, k)
-        out[miss] = 0.0
+        return xp.matmul(self._table, onehot), xp.zeros((self.n_regions, onehot.shape[2]), self.dtype)
 
     def new_stats(self):
-        xp = self.backend.xp
-        return [xp.zeros_like(self.probs), xp.zeros((self.n_regions, 1, self.n_units), self.dtype)]
+        return [self.backend.xp.zeros_like(self._table)]
 
-    def accumulate(self, stats, X, flow):
+    def accumulate(self, stats, onehot, flow):
         xp = self.backend.xp
-        codes, miss = self.encode(X)
-        cats = xp.arange(self.max_categories)[None, :, None]
-        onehot = ((codes[:, None, :] == cats) & ~miss[:, None, :]).astype(self.dtype)
-        stats[0] += onehot @ flow  # (r, C, batch) @ (r, batch, k)
-        if bool(miss.any()):
-            stats[1] += miss[:, None, :].astype(self.dtype) @ flow
+        stats[0] += xp.matmul(flow, xp.transpose(onehot, (0, 2, 1)))  # (r, k, C+1)
 
     def sufficient(self, stats):
-        """Statistics per parameter: observed counts plus expected counts of missing values."""
-        counts, missing_flow = stats
+        """Observed counts plus expected counts of the missing values, as ``(r, C, k)``."""
+        xp = self.backend.xp
+        counts = xp.transpose(stats[0][:, :, :-1], (0, 2, 1))
+        missing_flow = stats[0][:, None, :, -1]
         return (counts + self.probs * missing_flow,)
 
     def m_step(self, suff, pseudocount):
         (counts,) = suff
         n_cats = self.valid.sum(axis=1, keepdims=True)
-        probs = (counts + self.valid * (pseudocount / n_cats)) / (
-            counts.sum(axis=1, keepdims=True) + pseudocount
-        )
+        total = counts.sum(axis=1, keepdims=True)
+        probs = (counts + self.valid * (pseudocount / n_cats)) / (total + pseudocount)
         return (probs * self.valid,)
 
     def node_flow(self, suff):
@@ -123,7 +130,7 @@ class Categorical(InputLayer):
         return suff[0].sum(axis=1)
 
     def pick(self, X, units, rng, mode):
-        """Values for the variables of this layer given chosen units ``(r, n)`` (-1: none).
+        """Values for this layer's regions given chosen units ``(r, n)`` (-1: none).
 
         Observed entries of X are kept; missing ones are drawn (``mode="sample"``) or set
         to the unit's most likely category (``mode="argmax"``).
@@ -135,10 +142,9 @@ class Categorical(InputLayer):
         if mode == "sample":
             cum = self._cum[rows, k]  # (r, n, C)
             u = rng.random(units.shape, dtype=self.dtype)[..., None] * cum[..., -1:]
-            value = (cum <= u).sum(axis=2)
-            value = xp.minimum(value, xp.asarray(self.n_categories)[:, None] - 1)
+            value = xp.minimum((cum <= u).sum(axis=2), self._last_category)
         else:
-            value = xp.argmax(self.log_probs[rows, :, k], axis=2)
+            value = xp.argmax(self._table[rows, k, :-1], axis=2)
         return xp.where(miss & (units >= 0), value.astype(x.dtype), x)
 
 
@@ -147,25 +153,27 @@ class Gaussian(InputLayer):
 
     Parameters
     ----------
+    rng : numpy.random.Generator or None
+        Source of the random initial means.
     min_var : float
         Floor of the variance after each M-step.
-    data_mean, data_std : ndarray
-        Per-variable location and scale used to spread the initial means.
+    data_mean, data_std : ndarray or None
+        Per-region location and scale used to spread the initial means.
     """
 
     kind = "gaussian"
 
-    def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3,
-                 data_mean=None, data_std=None):
+    def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
+                 data_std=None):
         super().__init__(variables, n_units, backend, dtype)
         xp = backend.xp
         self.min_var = float(min_var)
         shape = (self.n_regions, self.n_units)
         loc = np.zeros(self.n_regions) if data_mean is None else np.asarray(data_mean)
-        scale = np.ones(self.n_regions) if data_std is None else np.asarray(data_std)
+        spread = np.ones(self.n_regions) if data_std is None else np.asarray(data_std)
         noise = rng.standard_normal(shape) if rng is not None else np.zeros(shape)
-        mean = loc[:, None] + scale[:, None] * noise
-        var = np.maximum(scale[:, None] ** 2, self.min_var) * np.ones(shape)
+        mean = loc[:, None] + spread[:, None] * noise
+        var = np.maximum(spread[:, None] ** 2, self.min_var) * np.ones(shape)
         self.set_params((xp.asarray(mean.astype(self.dtype)), xp.asarray(var.astype(self.dtype))))
 
     def set_params(self, params, normalise=False):
@@ -177,31 +185,37 @@ class Gaussian(InputLayer):
     def params(self):
         return (self.mean, self.var)
 
-    def log_prob(self, X, out):
+    def prepare(self, X):
+        """Observed values (0 where missing) and the observed mask, ``(regions, batch)`` each."""
         xp = self.backend.xp
         x, miss = self.columns(X)
-        x = xp.where(miss, 0, x).astype(self.dtype)[:, :, None]
-        mean, var = self.mean[:, None, :], self.var[:, None, :]
-        out[...] = -0.5 * ((x - mean) ** 2 / var + xp.log(2 * np.pi * var))
-        out[miss] = 0.0
+        return xp.where(miss, 0, x).astype(self.dtype), (~miss).astype(self.dtype)
+
+    def forward(self, data):
+        """Densities normalised to a maximum of 1 over units, and their log-scale."""
+        xp = self.backend.xp
+        x, seen = data
+        mean, var = self.mean[:, :, None], self.var[:, :, None]
+        logp = -0.5 * ((x[:, None, :] - mean) ** 2 / var + xp.log(2 * np.pi * var))
+        logp *= seen[:, None, :]  # a missing value has density 1 (log 0) in every unit
+        top = logp.max(axis=1)
+        return xp.exp(logp - top[:, None, :]), top
 
     def new_stats(self):
         xp = self.backend.xp
-        return [xp.zeros((self.n_regions, self.n_units), self.dtype) for _ in range(4)]
+        return [xp.zeros((self.n_regions, self.n_units, 1), self.dtype) for _ in range(4)]
 
-    def accumulate(self, stats, X, flow):
+    def accumulate(self, stats, data, flow):
         xp = self.backend.xp
-        x, miss = self.columns(X)
-        seen = (~miss).astype(self.dtype)
-        x = xp.where(miss, 0, x).astype(self.dtype)
-        f = flow * seen[:, :, None]  # (r, batch, k) flow on observed entries
-        stats[0] += f.sum(axis=1)
-        stats[1] += (x[:, None, :] @ f)[:, 0, :]
-        stats[2] += ((x * x)[:, None, :] @ f)[:, 0, :]
-        stats[3] += flow.sum(axis=1) - f.sum(axis=1)
+        x, seen = data
+        f = flow * seen[:, None, :]  # (r, k, batch): flow on observed entries
+        stats[0] += f.sum(axis=2, keepdims=True)
+        stats[1] += xp.matmul(f, x[:, :, None])
+        stats[2] += xp.matmul(f, (x * x)[:, :, None])
+        stats[3] += (flow - f).sum(axis=2, keepdims=True)
 
     def sufficient(self, stats):
-        s0, s1, s2, missing_flow = stats
+        s0, s1, s2, missing_flow = (s[:, :, 0] for s in stats)
         return (
             s0 + missing_flow,
             s1 + missing_flow * self.mean,
@@ -229,4 +243,3 @@ class Gaussian(InputLayer):
         if mode == "sample":
             value = value + xp.sqrt(self.var[rows, k]) * rng.standard_normal(units.shape, dtype=self.dtype)
         return xp.where(miss & (units >= 0), value.astype(x.dtype), x)
-

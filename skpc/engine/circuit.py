@@ -1,10 +1,11 @@
 """Compile a region graph into folded layers and run the passes over them.
 
-All node values live in one buffer of shape ``(regions, batch, k)``: input layers fill
-the first rows, then each sum layer (all regions of one height and one shape) writes a
-contiguous block of rows. The backward pass walks the same layers in reverse with a
-buffer of flows of the same shape. Passes over more rows than one batch run in chunks,
-so memory is O(batch x units) whatever the data size.
+All node values live in one buffer of shape ``(regions, k, batch)`` (in the scaled
+linear space described in layers.py): input layers fill the first rows, then each sum
+layer (all regions of one height and one shape) writes a contiguous block of rows. The
+backward pass walks the same layers in reverse with a buffer of flows of the same shape.
+Passes over more rows than one batch run in chunks, so memory is O(batch x units)
+whatever the data size.
 """
 
 from collections import defaultdict
@@ -20,12 +21,16 @@ class _Workspace:
 
     def __init__(self, circuit, batch):
         xp, dtype = circuit.backend.xp, circuit.dtype
-        shape = (circuit.n_rows, batch, circuit.n_units)
+        shape = (circuit.n_rows, circuit.n_units, batch)
         self.batch = batch
-        self.values = xp.zeros(shape, dtype)
+        self.values = xp.ones(shape, dtype)
+        self.scale = xp.zeros((circuit.n_rows, batch), dtype)
         self.flow = xp.zeros(shape, dtype)
-        self.prods = [xp.empty((L.n_folds, batch, L.n_in), dtype) for L in circuit.sum_layers]
-        self.scales = [xp.empty((L.n_folds, batch, L.n_out), dtype) for L in circuit.sum_layers]
+        layers = circuit.sum_layers
+        self.prods = [xp.empty((L.n_folds, L.n_in, batch), dtype) for L in layers]
+        self.mixed = [xp.empty((L.n_folds, L.n_out, batch), dtype) for L in layers]
+        self.pscales = [xp.empty((L.n_folds, batch), dtype) for L in layers]
+        self.inputs = [None] * len(circuit.leaves)
 
 
 class Circuit:
@@ -52,10 +57,26 @@ class Circuit:
         self.graph, self.n_units, self.backend = graph, int(n_units), backend
         self.dtype = np.dtype(dtype)
         self.n_variables = graph.n_variables
+        # Inner regions grouped by (height, shape): one sum layer per group, children first.
+        heights = graph.heights()
+        groups = defaultdict(list)
+        for r in range(graph.n_regions):
+            if not graph.is_input(r):
+                parts = sorted(graph.partitions[r], key=len)
+                n_out = 1 if r == graph.root else self.n_units
+                groups[(int(heights[r]), tuple(len(p) for p in parts), n_out)].append((r, parts))
+        groups = sorted(groups.items())
+        # Input rows come first, in the order the layers read them, so that most gathers
+        # of input regions are contiguous slices (views) rather than copies.
+        consumption = []
+        for _, members in groups:
+            for p, part in enumerate(members[0][1]):
+                for a in range(len(part)):
+                    consumption += [m[1][p][a] for m in members if graph.is_input(m[1][p][a])]
+        inputs = list(dict.fromkeys(consumption + graph.input_regions()))
         row = {}
-        # Input layers: one per leaf kind, their regions in contiguous rows.
         by_kind = defaultdict(list)
-        for r in graph.input_regions():
+        for r in inputs:
             by_kind[leaf_kinds[graph.scopes[r][0]]].append(r)
         self.leaves, self.leaf_rows = [], []
         for kind in sorted(by_kind):
@@ -64,16 +85,8 @@ class Circuit:
             row.update({r: start + i for i, r in enumerate(regions)})
             self.leaves.append(make_leaf(kind, [graph.scopes[r][0] for r in regions]))
             self.leaf_rows.append(slice(start, len(row)))
-        # Sum layers: inner regions grouped by (height, shape), children before parents.
-        heights = graph.heights()
-        groups = defaultdict(list)
-        for r in range(graph.n_regions):
-            if not graph.is_input(r):
-                parts = sorted(graph.partitions[r], key=len)
-                n_out = 1 if r == graph.root else self.n_units
-                groups[(int(heights[r]), tuple(len(p) for p in parts), n_out)].append((r, parts))
         self.sum_layers = []
-        for (_, arities, n_out), members in sorted(groups.items()):
+        for (_, arities, n_out), members in groups:
             start = len(row)
             for i, (r, _) in enumerate(members):
                 row[r] = start + i
@@ -113,7 +126,7 @@ class Circuit:
     def workspace(self, batch):
         ws = self._workspaces.get(batch)
         if ws is None:
-            if len(self._workspaces) >= 2:  # a full batch and a last partial one
+            if len(self._workspaces) >= 3:  # a full batch, a last partial one, the TD row
                 self._workspaces.pop(next(iter(self._workspaces)))
             ws = self._workspaces[batch] = _Workspace(self, batch)
         return ws
@@ -125,32 +138,34 @@ class Circuit:
         missing (marginalised). ``mode="max"`` runs the max-product pass instead.
         """
         ws = self.workspace(X.shape[0])
-        for leaf, rows in zip(self.leaves, self.leaf_rows):
-            leaf.log_prob(X, ws.values[rows])
-        for layer, prod, scale in zip(self.sum_layers, ws.prods, ws.scales):
-            layer.forward(ws.values, prod, scale, mode)
+        for i, (leaf, rows) in enumerate(zip(self.leaves, self.leaf_rows)):
+            ws.inputs[i] = leaf.prepare(X)
+            ws.values[rows], ws.scale[rows] = leaf.forward(ws.inputs[i])
+        for layer, prod, mixed, pscale in zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales):
+            layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode)
         return ws
 
     def root_values(self, ws):
-        return ws.values[self.root_row, :, 0]
+        """Log-value of the root for each row of the last forward pass."""
+        return ws.scale[self.root_row]
 
-    def backward(self, X, ws, stats):
+    def backward(self, ws, stats):
         """Downward pass after :meth:`forward`: adds flows and leaf statistics to ``stats``."""
         n_leaves = len(self.leaves)
         ws.flow[...] = 0.0
-        ws.flow[self.root_row, :, 0] = 1.0
-        for layer, prod, scale, s in zip(
-            self.sum_layers[::-1], ws.prods[::-1], ws.scales[::-1], stats[n_leaves:][::-1]
+        ws.flow[self.root_row, 0] = 1.0
+        for layer, prod, mixed, s in zip(
+            self.sum_layers[::-1], ws.prods[::-1], ws.mixed[::-1], stats[n_leaves:][::-1]
         ):
-            layer.backward(ws.flow, prod, scale, s)
-        for leaf, rows, s in zip(self.leaves, self.leaf_rows, stats):
-            leaf.accumulate(s, X, ws.flow[rows])
+            layer.backward(ws.flow, prod, mixed, s)
+        for leaf, rows, data, s in zip(self.leaves, self.leaf_rows, ws.inputs, stats):
+            leaf.accumulate(s, data, ws.flow[rows])
 
     def accumulate(self, X, stats):
         """Forward and backward over one batch; returns its per-sample log-likelihoods."""
         ws = self.forward(X)
         ll = self.root_values(ws).copy()
-        self.backward(X, ws, stats)
+        self.backward(ws, stats)
         return ll
 
     def chunks(self, n, batch_size):

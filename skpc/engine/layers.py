@@ -1,9 +1,16 @@
 """The folded sum layer: every region of one height and shape, as one batched operation.
 
-A sum layer gathers its regions' products from the circuit's value buffer (log-space
-additions: Hadamard products, or outer sums for Kronecker products) and mixes them with
-a log-matmul-exp. Values are laid out ``(folds, batch, units)`` so that each fold is one
-contiguous row-major matrix and every product stays on the BLAS path.
+Values are stored in *scaled linear space*: region r holds ``values[r]`` of shape
+``(units, batch)`` with its maximum over units equal to 1, and a log-scale
+``scale[r]`` of shape ``(batch,)``; the log-value of unit k is
+``log(values[r, k]) + scale[r]``. Products are then plain multiplications, the mixing is
+one matrix product per fold, and the only logarithm per layer is of the ``(batch,)``
+maxima -- no ``exp``/``log`` per unit, which dominate a log-space engine on a CPU. When a
+product underflows (children that disagree sharply), the layer recomputes that batch in
+log space with the max trick, so results stay exact to working precision.
+
+Arrays are laid out ``(folds, units, batch)``: the batch is the contiguous axis, so the
+reductions over units and every matrix product stay on fast vectorised paths.
 """
 
 import numpy as np
@@ -21,6 +28,12 @@ def _ref_rows(ref, xp):
     if isinstance(ref, slice):
         return xp.arange(ref.start, ref.stop)
     return ref
+
+
+def underflow_guard(dtype):
+    """Below this maximum a mixed value may have lost terms to underflow."""
+    info = np.finfo(dtype)
+    return float(info.tiny / info.eps)
 
 
 class SumLayer:
@@ -56,6 +69,7 @@ class SumLayer:
         self.repeated = [[len(np.unique(p[:, a])) < len(p) for a in range(p.shape[1])] for p in self.parts]
         self.part_size = n_units if product == "hadamard" else n_units * n_units
         self.n_in = self.part_size * len(parts)
+        self.guard = underflow_guard(self.dtype)
         w = np.exp(-2.0 * rng.random((self.n_folds, n_out, self.n_in)))
         self.set_params((xp.asarray(w.astype(self.dtype)),), normalise=True)
 
@@ -65,10 +79,8 @@ class SumLayer:
         (w,) = params
         if normalise:
             w = w / w.sum(axis=2, keepdims=True)
-        self.weights = w.astype(self.dtype, copy=False)
+        self.weights = xp.ascontiguousarray(w.astype(self.dtype, copy=False))
         self._weights_t = xp.ascontiguousarray(xp.transpose(self.weights, (0, 2, 1)))
-        with np.errstate(divide="ignore"):
-            self.log_weights = xp.log(self.weights)
 
     @property
     def params(self):
@@ -78,7 +90,7 @@ class SumLayer:
         return [self.backend.xp.zeros_like(self.weights)]
 
     def sufficient(self, stats):
-        """Edge flows ``F(n, c) = theta[n, c] * sum_b G[b, n] E[b, c]``."""
+        """Edge flows ``F(n, c) = theta[n, c] * sum_b G[n, b] prod[c, b]``."""
         return (self.weights * stats[0],)
 
     def m_step(self, suff, pseudocount):
@@ -89,61 +101,94 @@ class SumLayer:
     def node_flow(self, suff):
         return suff[0].sum(axis=2)
 
-    # -- passes -------------------------------------------------------------------------
-    def gather(self, buf, out):
-        """Log-values of all products, ``out[f, b, :]`` of shape (F, B, n_in)."""
+    # -- upward pass --------------------------------------------------------------------
+    def _blocks(self, prod):
+        return [prod[:, p * self.part_size : (p + 1) * self.part_size] for p in range(len(self.refs))]
+
+    def _products(self, values, scale, prod, pscale):
+        """Linear products of the children; ``pscale`` gets their common log-scale."""
+        xp = self.backend.xp
         k = self.n_units
-        for p, refs in enumerate(self.refs):
-            block = out[:, :, p * self.part_size : (p + 1) * self.part_size]
+        part_scales = []
+        for refs, block in zip(self.refs, self._blocks(prod)):
             if self.product == "hadamard":
-                block[...] = buf[refs[0]]
+                block[...] = values[refs[0]]
                 for ref in refs[1:]:
-                    block += buf[ref]
+                    block *= values[ref]
             else:
-                a, c = buf[refs[0]], buf[refs[1]]
-                block.reshape(self.n_folds, -1, k, k)[...] = a[:, :, :, None] + c[:, :, None, :]
+                a, c = values[refs[0]], values[refs[1]]
+                xp.multiply(a[:, :, None, :], c[:, None, :, :], out=block.reshape(self.n_folds, k, k, -1))
+            s = scale[refs[0]].copy()
+            for ref in refs[1:]:
+                s += scale[ref]
+            part_scales.append(s)
+        pscale[...] = part_scales[0]
+        if len(part_scales) > 1:  # bring all partitions to one scale before mixing them
+            for s in part_scales[1:]:
+                xp.maximum(pscale, s, out=pscale)
+            for s, block in zip(part_scales, self._blocks(prod)):
+                block *= xp.exp(s - pscale)[:, None, :]
 
-    def forward(self, buf, prod, scale, mode="sum"):
-        """Mix the products ``prod`` (gathered here) into ``buf[rows]``.
+    def _log_products(self, values, scale, prod, pscale):
+        """The same products computed in log space with the max trick (underflow-safe)."""
+        xp = self.backend.xp
+        k = self.n_units
+        with np.errstate(divide="ignore"):
+            for refs, block in zip(self.refs, self._blocks(prod)):
+                logs = [xp.log(values[ref]) + scale[ref][:, None, :] for ref in refs]
+                if self.product == "hadamard":
+                    block[...] = sum(logs[1:], logs[0])
+                else:
+                    out = block.reshape(self.n_folds, k, k, -1)
+                    out[...] = logs[0][:, :, None, :] + logs[1][:, None, :, :]
+        m = prod.max(axis=1)
+        m = xp.where(xp.isfinite(m), m, 0.0).astype(self.dtype)
+        prod -= m[:, None, :]
+        xp.exp(prod, out=prod)
+        pscale[...] = m
 
-        In ``"sum"`` mode ``prod`` is left holding ``exp(prod - max)`` and ``scale`` the
-        mixed values before the log, both reused by the backward pass; in ``"max"`` mode
-        ``prod`` keeps the raw log-products for the argmax descent.
+    def _mix(self, prod, mixed, mode):
+        xp = self.backend.xp
+        if mode == "max":
+            mixed[...] = (self.weights[:, :, :, None] * prod[:, None, :, :]).max(axis=2)
+        else:
+            xp.matmul(self.weights, prod, out=mixed)
+
+    def forward(self, values, scale, prod, mixed, pscale, mode="sum"):
+        """Compute this layer's regions into ``values[rows]`` and ``scale[rows]``.
+
+        ``prod`` (F, n_in, B), ``mixed`` (F, n_out, B) and ``pscale`` (F, B) are kept
+        for the backward pass and the top-down descent. ``mode="max"`` replaces the sum
+        by a max (the max-product pass).
         """
         xp = self.backend.xp
-        self.gather(buf, prod)
-        out = buf[self.rows]
-        if mode == "max":
-            best = (self.log_weights[:, None, :, :] + prod[:, :, None, :]).max(axis=3)
-            out[:, :, : self.n_out] = best
-            return
-        m = prod.max(axis=2, keepdims=True)
-        prod -= m
-        xp.exp(prod, out=prod)
-        xp.matmul(prod, self._weights_t, out=scale)
-        # Guard log(0) when every product is negligible next to tiny weights.
-        xp.maximum(scale, np.finfo(self.dtype).tiny, out=scale)
-        if self.n_out == out.shape[2]:
-            xp.log(scale, out=out)
-            out += m
-        else:
-            out[:, :, : self.n_out] = xp.log(scale) + m
+        self._products(values, scale, prod, pscale)
+        self._mix(prod, mixed, mode)
+        top = mixed.max(axis=1)
+        if bool((top < self.guard).any()):
+            self._log_products(values, scale, prod, pscale)
+            self._mix(prod, mixed, mode)
+            top = mixed.max(axis=1)
+        with np.errstate(divide="ignore"):
+            # A zero maximum is a probability-zero event: values 0, log-scale -inf.
+            values[self.rows, : self.n_out] = mixed / xp.where(top > 0, top, 1.0)[:, None, :]
+            scale[self.rows] = pscale + xp.log(top)
 
-    def backward(self, flow, prod, scale, stats):
+    # -- downward passes --------------------------------------------------------------
+    def backward(self, flow, prod, mixed, stats):
         """Push flows from ``flow[rows]`` to the children; add edge statistics to ``stats``."""
         xp = self.backend.xp
-        g = flow[self.rows][:, :, : self.n_out] / scale  # (F, B, n_out)
-        stats[0] += xp.matmul(xp.transpose(g, (0, 2, 1)), prod)
-        back = xp.matmul(g, self.weights)
-        back *= prod  # product flows, (F, B, n_in)
+        g = flow[self.rows][:, : self.n_out] / mixed  # (F, n_out, B)
+        stats[0] += xp.matmul(g, xp.transpose(prod, (0, 2, 1)))
+        back = xp.matmul(self._weights_t, g)
+        back *= prod  # product flows, (F, n_in, B)
         k = self.n_units
-        for p, refs in enumerate(self.refs):
-            block = back[:, :, p * self.part_size : (p + 1) * self.part_size]
+        for p, (refs, block) in enumerate(zip(self.refs, self._blocks(back))):
             if self.product == "hadamard":
                 pieces = [block] * len(refs)
             else:
-                block = block.reshape(self.n_folds, -1, k, k)
-                pieces = [block.sum(axis=3), block.sum(axis=2)]
+                block = block.reshape(self.n_folds, k, k, -1)
+                pieces = [block.sum(axis=2), block.sum(axis=1)]
             for ref, repeated, piece in zip(refs, self.repeated[p], pieces):
                 if repeated:
                     self.backend.scatter_add(flow, ref, piece)
@@ -159,23 +204,20 @@ class SumLayer:
         o = units[self.rows]  # (F, N)
         active = o >= 0
         fold = xp.arange(self.n_folds)[:, None]
-        oc = xp.maximum(o, 0)
+        # Posterior of each product given the evidence: weight * product value.
+        w = self.weights[fold, xp.maximum(o, 0)] * xp.transpose(prod, (0, 2, 1))  # (F, N, n_in)
         if mode == "sample":
-            w = self.weights[fold, oc] * prod  # (F, N, n_in), posterior given the evidence
             cum = xp.cumsum(w, axis=2)
             u = rng.random(o.shape, dtype=self.dtype)[..., None] * cum[..., -1:]
             choice = xp.minimum((cum <= u).sum(axis=2), self.n_in - 1)
         else:
-            choice = xp.argmax(self.log_weights[fold, oc] + prod, axis=2)
-        n = xp.arange(o.shape[1])[None, :]
+            choice = xp.argmax(w, axis=2)
+        n = xp.broadcast_to(xp.arange(o.shape[1])[None, :], o.shape)
         k = self.n_units
         for p, refs in enumerate(self.refs):
             local = choice - p * self.part_size
             inside = active & (local >= 0) & (local < self.part_size)
-            if self.product == "hadamard":
-                targets = [local] * len(refs)
-            else:
-                targets = [local // k, local % k]
+            targets = [local] * len(refs) if self.product == "hadamard" else [local // k, local % k]
             for ref, target in zip(refs, targets):
                 child = xp.broadcast_to(_ref_rows(ref, xp)[:, None], o.shape)
-                units[child[inside], xp.broadcast_to(n, o.shape)[inside]] = target[inside]
+                units[child[inside], n[inside]] = target[inside]

@@ -1,0 +1,215 @@
+"""Input checks that name the offending column, value or parameter, and a memory estimate.
+
+scikit-learn's ``validate_data`` rejects most bad inputs, but some of its messages do not
+say which column is at fault (strings, complex numbers, infinities). These checks run
+around it so that the user always learns the column and the value. The memory estimate
+lets :class:`~skpc.PCDensityEstimator` refuse a circuit that cannot fit before it
+allocates anything.
+"""
+
+import os
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Peak memory of training, in multiples of the parameters' size: the parameters, their
+#: logarithms and transposes, the batch statistics, the top-down statistics and the update.
+PARAMETER_COPIES = 6
+
+
+def column_label(names, j):
+    """``"column j ('name')"``, or ``"column j"`` when there are no feature names."""
+    return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
+
+
+def _check_values_are_numbers(values, label):
+    """Raise ValueError naming the first entry of an object/string column that is no number."""
+    for value in values:
+        try:
+            float(value)
+        except (TypeError, ValueError) as e:
+            # TypeError for an object that is no number at all, ValueError for a bad string.
+            value = value.item() if isinstance(value, np.generic) else value
+            raise type(e)(
+                f"{label} holds the non-numeric value {value!r} ({e}); PCDensityEstimator needs "
+                "numbers (encode categories as integer codes 0..K-1 and missing values as NaN)."
+            ) from None
+
+
+def _check_dtype(dtype, label, values):
+    kind = getattr(dtype, "kind", "O")
+    if kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {label} has the complex dtype {dtype}; PCDensityEstimator "
+            "models real-valued data (pass X.real if the imaginary parts are all zero)."
+        )
+    if kind in "mM":
+        raise ValueError(f"{label} has the dtype {dtype}; convert dates and durations to numbers first.")
+    if kind in "OUS":
+        _check_values_are_numbers(values, label)
+
+
+def check_input_types(X):
+    """Reject sparse, complex, date and non-numeric inputs with a message naming the column.
+
+    Parameters
+    ----------
+    X : array-like or pandas DataFrame
+        The raw input, before ``validate_data``.
+
+    Raises
+    ------
+    TypeError
+        For a sparse matrix, or a column holding an object that is no number (``None``,
+        a dict ...).
+    ValueError
+        For a complex or date column, a string that is not a number, or a pandas
+        categorical column whose categories are not numbers.
+    """
+    if sp.issparse(X):
+        raise TypeError(
+            f"X is a sparse matrix ({type(X).__name__}); PCDensityEstimator needs dense data, where "
+            "a missing value is NaN and not an implicit zero. Use X.toarray() if the zeros are real values."
+        )
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):  # a pandas DataFrame
+        names = [str(c) for c in X.columns]
+        for j, dtype in enumerate(X.dtypes):
+            column = X.iloc[:, j]
+            label = column_label(names, j)
+            if getattr(dtype, "name", "") == "category":
+                categories = column.cat.categories
+                if categories.dtype.kind not in "biuf":
+                    raise ValueError(
+                        f"{label} is categorical with non-numeric categories {list(categories[:5])}; "
+                        f"encode it as integer codes, e.g. X[{X.columns[j]!r}].cat.codes with -1 "
+                        "replaced by NaN."
+                    )
+                continue
+            _check_dtype(dtype, label, column.to_numpy())
+        return
+    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
+        return
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError):
+        return  # ragged or odd input: validate_data reports it
+    if array.ndim == 2:
+        for j in range(array.shape[1]):
+            _check_dtype(array.dtype, column_label(None, j), array[:, j])
+    elif array.dtype.kind in "cmM":
+        _check_dtype(array.dtype, "X", array.ravel())
+
+
+def check_values(X, names, dtype):
+    """Reject infinite values, and values whose squares overflow ``dtype``, naming them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated float data (NaN allowed: it marks a missing value).
+    names : ndarray of str or None
+        Feature names, for the message.
+    dtype : numpy dtype
+        The circuit's float type; Gaussian leaves square the values.
+    """
+    limit = np.sqrt(np.finfo(dtype).max) / 16
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(X) <= limit) & ~np.isnan(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        value = X[i, j]
+        if np.isinf(value):
+            raise ValueError(
+                f"{column_label(names, j)} has the value {value} at row {i}; use NaN for a missing value."
+            )
+        raise ValueError(
+            f"{column_label(names, j)} has the value {value:g} at row {i}, beyond what "
+            f"dtype={np.dtype(dtype).name!r} can square (|x| <= {limit:.2g}); rescale the column or "
+            "use dtype='float64'."
+        )
+
+
+def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
+    """Bytes of a compiled circuit's parameters and of its workspace for one batch.
+
+    Counts exactly what :class:`~skpc.engine.Circuit` allocates: categorical input units
+    padded to the largest number of categories, two parameters per Gaussian unit, one
+    weight per sum edge; the workspace holds values and flows of every region and the
+    products and mixed values of every sum region, for ``batch`` rows.
+
+    Parameters
+    ----------
+    graph : RegionGraph
+    n_latents : int
+    leaf_types : ndarray of str
+        Input distribution of each variable.
+    n_categories : ndarray of int
+        Categories of each variable (0 for Gaussian ones).
+    batch : int
+        Rows per batch.
+    dtype : numpy dtype
+
+    Returns
+    -------
+    parameter_bytes, workspace_bytes : int
+    """
+    k = int(n_latents)
+    variables = [graph.scopes[r][0] for r in range(graph.n_regions) if graph.is_input(r)]
+    categorical = [v for v in variables if leaf_types[v] == "categorical"]
+    max_categories = max((int(n_categories[v]) for v in categorical), default=0)
+    params = len(categorical) * max_categories * k + 2 * (len(variables) - len(categorical)) * k
+    work = 2 * graph.n_regions * batch * k
+    part_size = k if graph.product == "hadamard" else k * k
+    for r in range(graph.n_regions):
+        if not graph.is_input(r):
+            n_in = len(graph.partitions[r]) * part_size
+            n_out = 1 if r == graph.root else k
+            params += n_out * n_in
+            work += batch * (n_in + n_out)
+    item = np.dtype(dtype).itemsize
+    return params * item, work * item
+
+
+def available_memory(backend):
+    """Bytes the backend's device can still allocate, or None when unknown."""
+    if backend.name != "cpu":
+        try:
+            free, _ = backend.xp.cuda.runtime.memGetInfo()
+            return int(free) + int(backend.xp.get_default_memory_pool().free_bytes())
+        except Exception:  # not a cupy-like namespace
+            return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n):
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_memory(graph, n_latents, leaf_types, n_categories, batch, dtype, backend, available=None):
+    """Raise ValueError, before anything is allocated, when the circuit cannot fit in memory.
+
+    The estimate is ``PARAMETER_COPIES`` times the parameters plus one batch's workspace
+    (see :func:`circuit_bytes`); it is compared with ``available`` (by default
+    :func:`available_memory` of ``backend``). Nothing is checked when that is unknown.
+    """
+    params, work = circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype)
+    needed = PARAMETER_COPIES * params + work
+    available = available_memory(backend) if available is None else available
+    if available is not None and needed > available:
+        raise ValueError(
+            f"the circuit needs about {_gib(needed)} (parameters {_gib(params)}, held about "
+            f"{PARAMETER_COPIES} times while training, plus a workspace of {_gib(work)} for batches of "
+            f"{batch} rows) but only {_gib(available)} is available on the {backend.name}; lower "
+            f"n_latents (now {n_latents}) or batch_size, or use dtype='float32'."
+        )
+    return needed
