@@ -6,6 +6,7 @@ and exit with a non-zero status.
 """
 
 import argparse
+import contextlib
 import csv
 import gzip
 import sys
@@ -17,6 +18,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from skpc import PCDensityEstimator, __version__
+from skpc import io as skpc_io
 from skpc.datasets import DEBD, REFERENCE_TEST_LL, load_debd
 from skpc.solvers import SOLVERS
 
@@ -42,35 +44,21 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 # -- model files ------------------------------------------------------------------------------
-# skpc.io (npz, no pickle) is the model format; until it is available these fall back to joblib.
-def _save_model(estimator, path):
-    try:
-        from skpc.io import save
-    except ImportError:
-        import joblib
-
-        joblib.dump(estimator, path)
-    else:
-        save(estimator, path)
-
-
-def _load_model(path):
+def _load_model(path, device="cpu"):
     if not Path(path).is_file():
         raise CLIError(f"model file {str(path)!r} does not exist")
-    try:
-        try:
-            from skpc.io import load
-        except ImportError:
-            import joblib
+    with _warnings_as_lines():
+        return skpc_io.load(path, device=device)  # a bad file raises ModelFileError, a ValueError
 
-            model = joblib.load(path)
-        else:
-            model = load(path)
-    except Exception as exc:  # any failure to decode the file is the user's file, not a bug
-        raise CLIError(f"cannot read model file {str(path)!r} (not written by 'skpc fit'?): {exc}") from exc
-    if not isinstance(model, PCDensityEstimator) or not hasattr(model, "circuit_"):
-        raise CLIError(f"{str(path)!r} does not hold a fitted skpc model")
-    return model
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Report warnings raised inside the block as one ``skpc: warning:`` line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        print(f"skpc: warning: {w.message}", file=sys.stderr)
 
 
 # -- data files -------------------------------------------------------------------------------
@@ -178,7 +166,6 @@ def _add_model_flags(p, max_iter):
     )
     p.add_argument("--max-iter", type=int, default=max_iter, metavar="N", help="number of epochs")
     p.add_argument("--random-state", type=int, default=0, metavar="SEED", help="random seed")
-    p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"], help="where to compute")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="floating-point type")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress lines")
 
@@ -199,13 +186,8 @@ def _estimator(args):
 
 
 def _fit(estimator, X):
-    """Fit, turning warnings into one ``skpc: warning:`` line each."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        estimator.fit(X)
-    for w in caught:
-        print(f"skpc: warning: {w.message}", file=sys.stderr)
-    return estimator
+    with _warnings_as_lines():
+        return estimator.fit(X)
 
 
 def cmd_fit(args):
@@ -213,7 +195,10 @@ def cmd_fit(args):
     print(f"fitting on {args.data}: {X.shape[0]} rows, {X.shape[1]} columns", flush=True)
     start = time.perf_counter()
     est = _fit(_estimator(args), X)
-    _save_model(est, args.output)
+    try:
+        skpc_io.save(est, args.output)
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.output!r}: {exc.strerror or exc}") from exc
     print(
         f"train log-likelihood {est.history_['train_loglik'][-1]:.4f} nats per sample after "
         f"{est.n_iter_} epochs ({time.perf_counter() - start:.1f} s); model written to {args.output}"
@@ -221,7 +206,7 @@ def cmd_fit(args):
 
 
 def cmd_score(args):
-    est = _load_model(args.model)
+    est = _load_model(args.model, args.device)
     X = load_data(args.data, "test")
     scores = est.score_samples(X)
     if args.output:
@@ -230,7 +215,7 @@ def cmd_score(args):
 
 
 def cmd_sample(args):
-    est = _load_model(args.model)
+    est = _load_model(args.model, args.device)
     if args.n_samples < 1:
         raise CLIError(f"-n must be a positive integer, got {args.n_samples}")
     X = est.sample(args.n_samples, random_state=args.random_state)
@@ -302,6 +287,8 @@ def _subcommand(sub, func, summary):
     )
     if name not in ("fit", "demo"):
         p.add_argument("model", metavar="MODEL", help="model file written by 'skpc fit'")
+    if name != "info":
+        p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"], help="where to compute")
     p.set_defaults(func=func)
     return p
 
@@ -322,7 +309,7 @@ def build_parser():
 
     p = _subcommand(sub, cmd_fit, "learn a circuit from data and write a model file")
     p.add_argument("data", metavar="DATA", help=data_help + " (a bundled name means its train split)")
-    p.add_argument("-o", "--output", default="model.npz", metavar="MODEL", help="model file to write")
+    p.add_argument("-o", "--output", default="model.skpc", metavar="MODEL", help="model file to write")
     _add_model_flags(p, max_iter=50)
 
     p = _subcommand(

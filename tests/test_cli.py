@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from skpc import load as skpc_load
 from skpc.cli import main
 from skpc.datasets import load_debd
 
@@ -51,7 +52,7 @@ def fitted(tmp_path_factory):
     lines = ["a,b,c"] + [",".join("" if np.isnan(v) else str(int(v)) for v in row) for row in X]
     (tmp / "train.csv").write_text("\n".join(lines) + "\n")
     result = skpc(
-        "fit", "train.csv", "-o", "m.npz", "--n-latents", 4, "--max-iter", 15, "--dtype", "float64", cwd=tmp
+        "fit", "train.csv", "-o", "m.skpc", "--n-latents", 4, "--max-iter", 15, "--dtype", "float64", cwd=tmp
     )
     assert result.returncode == 0, result.stderr
     return tmp, result
@@ -59,7 +60,7 @@ def fitted(tmp_path_factory):
 
 def test_fit_reports_progress_and_writes_model(fitted):
     tmp, result = fitted
-    assert (tmp / "m.npz").is_file()
+    assert (tmp / "m.skpc").is_file()
     epochs = re.findall(r"epoch\s+(\d+)/15 .* left\)", result.stdout)
     assert epochs and [int(e) for e in epochs] == list(range(1, len(epochs) + 1))
     assert "600 rows, 3 columns" in result.stdout
@@ -73,16 +74,19 @@ def test_score_is_normalised_and_sampling_matches_marginals(fitted):
     queries = np.full((3, 3), np.nan)
     np.fill_diagonal(queries, 1.0)
     np.save(tmp / "rows.npy", np.vstack([states, queries]))
-    result = skpc("score", "m.npz", "rows.npy", "-o", "ll.csv", cwd=tmp)
+    result = skpc("score", "m.skpc", "rows.npy", "-o", "ll.csv", cwd=tmp)
     assert result.returncode == 0, result.stderr
     ll = np.loadtxt(tmp / "ll.csv")
     assert ll.shape == (11,)
     assert np.exp(ll[:8]).sum() == pytest.approx(1.0, abs=1e-6)
     assert number_after("mean log-likelihood", result.stdout) == pytest.approx(ll.mean(), abs=1e-4)
+    # The model file is a regular skpc model file: loaded in Python it scores the same.
+    loaded = skpc_load(tmp / "m.skpc")
+    np.testing.assert_allclose(loaded.score_samples(np.load(tmp / "rows.npy")), ll, rtol=1e-7)
 
     marginals = np.exp(ll[8:])
     n = 4000
-    result = skpc("sample", "m.npz", "-n", n, "-o", "s.csv", "--random-state", 0, cwd=tmp)
+    result = skpc("sample", "m.skpc", "-n", n, "-o", "s.csv", "--random-state", 0, cwd=tmp)
     assert result.returncode == 0, result.stderr
     samples = np.loadtxt(tmp / "s.csv", delimiter=",")
     assert samples.shape == (n, 3)
@@ -93,14 +97,14 @@ def test_score_is_normalised_and_sampling_matches_marginals(fitted):
 
 def test_sample_to_stdout_as_csv(fitted, capsys):
     tmp, _ = fitted
-    assert main(["sample", str(tmp / "m.npz"), "-n", "5"]) == 0
+    assert main(["sample", str(tmp / "m.skpc"), "-n", "5"]) == 0
     rows = [line.split(",") for line in capsys.readouterr().out.split()]
     assert len(rows) == 5 and all(len(r) == 3 and set(r) <= {"0", "1"} for r in rows)
 
 
 def test_info_describes_the_model(fitted):
     tmp, _ = fitted
-    result = skpc("info", "m.npz", cwd=tmp)
+    result = skpc("info", "m.skpc", cwd=tmp)
     assert result.returncode == 0, result.stderr
     assert re.search(r"features\s+3 \(3 categorical, 0 gaussian\)", result.stdout)
     assert re.search(r"n_latents\s+4\b", result.stdout)
@@ -151,9 +155,9 @@ def test_bad_files(fitted, tmp_path, capsys):
     in_process_error(capsys, ["fit", tmp_path / "ragged.csv"], "line 2")
     np.save(tmp_path / "flat.npy", np.zeros(4))
     in_process_error(capsys, ["fit", tmp_path / "flat.npy"], "2-D")
-    in_process_error(capsys, ["score", tmp_path / "bad.csv", "nltcs"], "cannot read model file")
+    in_process_error(capsys, ["score", tmp_path / "bad.csv", "nltcs"], "is not a valid skpc model file")
     # Data that does not match the model: 16 columns against a 3-column model.
-    in_process_error(capsys, ["score", fitted[0] / "m.npz", "nltcs"], "16 features")
+    in_process_error(capsys, ["score", fitted[0] / "m.skpc", "nltcs"], "16 features")
     in_process_error(capsys, ["fit", "nltcs:tset"], "'tset'")
 
 
