@@ -190,15 +190,26 @@ def _fit(estimator, X):
         return estimator.fit(X)
 
 
+def _write_model(est, path):
+    try:
+        skpc_io.save(est, path)
+    except OSError as exc:
+        raise CLIError(f"cannot write {path!r}: {exc.strerror or exc}") from exc
+
+
 def cmd_fit(args):
     X = load_data(args.data, "train")
     print(f"fitting on {args.data}: {X.shape[0]} rows, {X.shape[1]} columns", flush=True)
-    start = time.perf_counter()
-    est = _fit(_estimator(args), X)
+    start, est = time.perf_counter(), _estimator(args)
     try:
-        skpc_io.save(est, args.output)
-    except OSError as exc:
-        raise CLIError(f"cannot write {args.output!r}: {exc.strerror or exc}") from exc
+        _fit(est, X)
+    except KeyboardInterrupt:
+        # fit restored the last complete epoch (or left the estimator unfitted): keep it.
+        if hasattr(est, "circuit_"):
+            _write_model(est, args.output)
+            print(f"skpc: the model after epoch {est.n_iter_} was written to {args.output}", file=sys.stderr)
+        raise
+    _write_model(est, args.output)
     print(
         f"train log-likelihood {est.history_['train_loglik'][-1]:.4f} nats per sample after "
         f"{est.n_iter_} epochs ({time.perf_counter() - start:.1f} s); model written to {args.output}"

@@ -3,6 +3,7 @@
 import itertools
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,41 @@ def test_demo_beats_independent_baseline(tmp_path):
     shown = number_after("independent variables", result.stdout)
     assert shown == pytest.approx(independent, abs=1e-3)
     assert number_after("skpc hclt circuit", result.stdout) > shown + 2
+
+
+def test_interrupted_fit_writes_last_complete_epoch(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "skpc",
+        "fit",
+        "nltcs",
+        "--max-iter",
+        "500",
+        "--n-latents",
+        "4",
+        "-o",
+        "i.skpc",
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C is not ignored
+    )
+    for line in proc.stdout:
+        if line.startswith("epoch"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    epoch = int(re.search(r"model after epoch (\d+) was written", err).group(1))
+    model = skpc_load(tmp_path / "i.skpc")
+    assert epoch >= 1 and model.n_iter_ == epoch and len(model.history_["train_loglik"]) == epoch
 
 
 def test_bundled_dataset_with_split(tmp_path, monkeypatch, capsys):
