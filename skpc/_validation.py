@@ -112,11 +112,19 @@ def check_values(X, names, dtype):
     dtype : numpy dtype
         The circuit's float type; Gaussian leaves square the values.
     """
+    if X.dtype.kind not in "fc":  # integers are finite and small enough to square
+        return
     limit = np.sqrt(np.finfo(dtype).max) / 16
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.abs(X) <= limit) & ~np.isnan(X)
-    if bad.any():
+    bad = None
+    for rows in row_chunks(X.shape[0]):  # chunked: a memmap is never loaded whole
+        with np.errstate(invalid="ignore"):
+            chunk = X[rows]
+            bad = ~(np.abs(chunk) <= limit) & ~np.isnan(chunk)
+        if bad.any():
+            break
+    if bad is not None and bad.any():
         i, j = np.argwhere(bad)[0]
+        i += rows.start
         value = X[i, j]
         if np.isinf(value):
             raise ValueError(
@@ -158,14 +166,14 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     categorical = [v for v in variables if leaf_types[v] == "categorical"]
     max_categories = max((int(n_categories[v]) for v in categorical), default=0)
     params = len(categorical) * max_categories * k + 2 * (len(variables) - len(categorical)) * k
-    work = 2 * graph.n_regions * batch * k
+    work = (2 * k + 1) * graph.n_regions * batch  # values, flows, log-scales
     part_size = k if graph.product == "hadamard" else k * k
     for r in range(graph.n_regions):
         if not graph.is_input(r):
             n_in = len(graph.partitions[r]) * part_size
             n_out = 1 if r == graph.root else k
             params += n_out * n_in
-            work += batch * (n_in + n_out)
+            work += batch * (n_in + n_out + 1)  # products, mixed values, their log-scale
     item = np.dtype(dtype).itemsize
     return params * item, work * item
 
@@ -213,3 +221,50 @@ def check_memory(graph, n_latents, leaf_types, n_categories, batch, dtype, backe
             f"n_latents (now {n_latents}) or batch_size, or use dtype='float32'."
         )
     return needed
+
+
+def row_chunks(n, size=65536):
+    """Slices of at most ``size`` rows covering ``range(n)``."""
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def column_sums(X):
+    """Additive per-column facts of ``X`` gathered in one chunked pass (no full copy).
+
+    Sums of several pieces of data combine with :func:`combine_sums`, so a data set
+    split across machines is summarised piece by piece.
+    """
+    d = X.shape[1]
+    sums = {"observed": np.zeros(d), "total": np.zeros(d), "squares": np.zeros(d),
+            "integral": np.ones(d, dtype=bool), "max": np.full(d, -np.inf)}
+    for rows in row_chunks(X.shape[0]):
+        chunk = np.asarray(X[rows], dtype=np.float64)
+        seen = ~np.isnan(chunk)
+        values = np.where(seen, chunk, 0.0)
+        sums = combine_sums([sums, {
+            "observed": seen.sum(axis=0), "total": values.sum(axis=0),
+            "squares": (values * values).sum(axis=0),
+            "integral": np.all(~seen | ((values == np.round(values)) & (values >= 0)), axis=0),
+            "max": np.where(seen, chunk, -np.inf).max(axis=0),
+        }])
+    return sums
+
+
+def combine_sums(parts):
+    """Combine the outputs of :func:`column_sums` over pieces of one data set."""
+    out = {key: sum(p[key] for p in parts) for key in ("observed", "total", "squares")}
+    out["integral"] = np.logical_and.reduce([p["integral"] for p in parts])
+    out["max"] = np.maximum.reduce([p["max"] for p in parts])
+    return out
+
+
+def column_summary(X=None, sums=None):
+    """Per-column ``observed`` count, ``integral`` (all observed values are integers >= 0),
+    ``max``, ``mean`` and ``std`` of the observed values, from ``X`` or from its sums."""
+    sums = column_sums(X) if sums is None else sums
+    count = np.maximum(sums["observed"], 1)
+    mean = sums["total"] / count
+    std = np.sqrt(np.maximum(sums["squares"] / count - mean**2, 0.0))
+    return {"observed": sums["observed"], "integral": sums["integral"], "max": sums["max"],
+            "mean": mean, "std": std}

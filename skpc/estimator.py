@@ -11,12 +11,21 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skpc import _dask
 from skpc._backend import get_backend
-from skpc._validation import check_input_types, check_memory, check_values
+from skpc._dask import is_dask_array
+from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian
 from skpc.solvers import SOLVERS, step_size_at
 from skpc.structures import RegionGraph, hclt
+
+#: Input dtypes used as they are (no copy of a large array or memmap); others become
+#: float64. Batches are converted to the circuit's dtype one at a time.
+KEPT_DTYPES = [np.float64, np.float32, np.uint8, np.int8, np.uint16, np.int16, np.int32, np.int64]
+
+#: HCLT's mutual information is estimated on at most this many rows (sampled).
+MAX_STRUCTURE_ROWS = 200_000
 
 #: Integer-valued columns with at most this many levels (0..K-1) are categorical
 #: under ``leaf="auto"``.
@@ -175,25 +184,21 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     def _validate_X(self, X, reset):
         check_input_types(X)
         X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False,
+            self, X, reset=reset, dtype=KEPT_DTYPES, ensure_all_finite=False,
             ensure_min_samples=1,
         )
         dtype = self.circuit_.dtype if hasattr(self, "circuit_") else self.dtype
         check_values(X, getattr(self, "feature_names_in_", None), dtype)
         return X
 
-    def _resolve_leaves(self, X):
+    def _resolve_leaves(self, X, summary):
         d = X.shape[1]
-        observed = ~np.isnan(X)
-        for j in np.flatnonzero(~observed.any(axis=0)):
+        for j in np.flatnonzero(summary["observed"] == 0):
             raise ValueError(f"{_column_name(self, j)} has no observed value (all NaN); drop it.")
         if isinstance(self.leaf, str) and self.leaf != "auto":
             kinds = np.array([self.leaf] * d)
         elif isinstance(self.leaf, str):
-            integral = np.array([
-                np.all((col == np.round(col)) & (col >= 0) & (col < AUTO_MAX_CATEGORIES))
-                for col in (X[observed[:, j], j] for j in range(d))
-            ])
+            integral = summary["integral"] & (summary["max"] < AUTO_MAX_CATEGORIES)
             kinds = np.where(integral, "categorical", "gaussian")
             if not isinstance(self.n_categories, str):
                 kinds[:] = "categorical"
@@ -206,9 +211,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 raise ValueError(f"unknown leaf type(s) {sorted(bad)}; use 'categorical' or 'gaussian'.")
         categorical = kinds == "categorical"
         if isinstance(self.n_categories, str):
-            n_cat = np.zeros(d, dtype=np.int64)
-            for j in np.flatnonzero(categorical):
-                n_cat[j] = int(np.nanmax(X[:, j])) + 1 if np.nanmax(X[:, j]) >= 0 else 1
+            top = np.where(categorical, np.maximum(summary["max"], 0), -1)  # -1: Gaussian column
+            n_cat = top.astype(np.int64) + 1
         else:
             n_cat = np.broadcast_to(np.asarray(self.n_categories), (d,)).astype(np.int64).copy()
             if np.any(n_cat[categorical] < 1):
@@ -218,19 +222,24 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
     def _check_categories(self, X):
         """Raise ValueError naming the column and value of any out-of-support entry."""
-        for j in np.flatnonzero(self.n_categories_ > 0):
-            col = X[:, j]
-            col = col[~np.isnan(col)]
-            bad = (col != np.round(col)) | (col < 0) | (col >= self.n_categories_[j])
+        columns = np.flatnonzero(self.n_categories_ > 0)
+        if not len(columns):
+            return
+        support = self.n_categories_[columns]
+        for rows in row_chunks(X.shape[0]):
+            chunk = np.asarray(X[rows][:, columns], dtype=np.float64)
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isnan(chunk) & ((chunk != np.round(chunk)) | (chunk < 0) | (chunk >= support))
             if bad.any():
-                value = col[np.argmax(bad)]
+                i, c = np.argwhere(bad)[0]
+                j = columns[c]
                 raise ValueError(
                     f"{_column_name(self, j)} is categorical with categories 0..{self.n_categories_[j] - 1}, "
-                    f"got value {value!r}."
+                    f"got value {chunk[i, c]:g}."
                 )
 
     # -- building -------------------------------------------------------------------------------
-    def _build(self, X, rng):
+    def _build(self, X, rng, summary=None):
         backend = get_backend(self.device)
         if isinstance(self.structure, RegionGraph):
             graph = self.structure
@@ -239,9 +248,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                     f"the region graph covers {graph.n_variables} variables, X has {X.shape[1]} columns."
                 )
         else:
-            graph = hclt(X, np.where(self.leaf_types_ == "categorical", self.n_categories_, 0))
-        mean, std = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
-        std = np.where(std > 0, std, 1.0)
+            # Mutual information needs pairwise counts only: a sample of rows suffices.
+            sample = X if X.shape[0] <= MAX_STRUCTURE_ROWS else X[np.sort(
+                rng.choice(X.shape[0], MAX_STRUCTURE_ROWS, replace=False))]
+            graph = hclt(sample, np.where(self.leaf_types_ == "categorical", self.n_categories_, 0))
+        summary = column_summary(X) if summary is None else summary
+        mean, std = summary["mean"], np.where(summary["std"] > 0, summary["std"], 1.0)
 
         def make_leaf(kind, variables):
             variables = np.asarray(variables)
@@ -280,23 +292,28 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         ``history_`` (``converged_`` is False). With no complete epoch the estimator is
         left unfitted, or, under ``warm_start``, as it was before this call.
         """
+        if is_dask_array(X):
+            return self._fit_dask(X)
         warm = self.warm_start and hasattr(self, "circuit_")
         X = self._validate_X(X, reset=not warm)
         if not warm:
-            self.leaf_types_, self.n_categories_ = self._resolve_leaves(X)
+            summary = column_summary(X)
+            self.leaf_types_, self.n_categories_ = self._resolve_leaves(X, summary)
         self._check_categories(X)
         rng = check_random_state(self.random_state)
+        rows, valid_rows = np.arange(X.shape[0]), None
         if self.early_stopping:
             order = rng.permutation(X.shape[0])
             n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
             if n_valid >= X.shape[0]:
                 raise ValueError("validation_fraction leaves no training rows; lower it or add data.")
-            X_valid, X = X[np.sort(order[:n_valid])], X[np.sort(order[n_valid:])]
+            valid_rows, rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
         self._checkpoint = self._snapshot() if warm else None
         try:
             if not warm:
-                self._build(X, rng)
-            self._train(X, X_valid if self.early_stopping else None, rng)
+                self._build(X if valid_rows is None else X[rows], rng, summary)
+            X_valid = None if valid_rows is None else X[valid_rows]
+            self._train(self._epoch_runner(X, rows), len(rows), X_valid, rng)
         except KeyboardInterrupt:
             self._restore_checkpoint()
             raise
@@ -304,34 +321,127 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             del self._checkpoint
         return self
 
-    def _train(self, X, X_valid, rng):
+    def _run_epoch(self, X, rows, solver, shuffle, epoch, n_epochs):
+        """One pass over ``X[rows]``; returns the summed log-likelihood before each update.
+
+        ``n_epochs=None`` (streaming) keeps the step size constant.
+        """
         circuit = self.circuit_
-        backend = circuit.backend
-        solver = SOLVERS[self.solver](self.pseudocount)
+        n = len(rows)
+        n_batches = -(-n // min(self.batch_size, n))
+        total = 0.0
+        if solver.full_batch:
+            stats, total = circuit.flows(X, self.batch_size, rows)
+            solver.update(circuit, stats, n, 1.0)
+            return total
+        # Equal-sized batches: a tiny last batch would take a full step on a few rows.
+        for i, part in enumerate(np.array_split(shuffle.permutation(rows), n_batches)):
+            stats = circuit.new_stats()
+            total += circuit.accumulate(circuit.to_device(X[np.sort(part)]), stats).sum()
+            if n_epochs is None:
+                a = self.step_size
+            else:
+                progress = (epoch * n_batches + i) / (n_epochs * n_batches)
+                a = step_size_at(self.step_size, self.schedule, progress)
+            solver.update(circuit, stats, len(part), a)
+        return total
+
+    def _fit_dask(self, X):
+        """``fit`` on a dask array: E-steps run per block where the data live."""
+        if self.early_stopping:
+            raise ValueError("early_stopping is not available for dask arrays; hold out validation data.")
+        warm = self.warm_start and hasattr(self, "circuit_")
+        blocks = _dask.row_blocks(X)
+        head = self._validate_X(np.asarray(X[:MAX_STRUCTURE_ROWS].compute()), reset=not warm)
+        if not warm:
+            summary = column_summary(sums=_dask.sums(blocks))
+            self.leaf_types_, self.n_categories_ = self._resolve_leaves(head, summary)
+        _dask.check(blocks, self._check_categories)
+        rng = check_random_state(self.random_state)
+        if not warm:
+            self._build(head, rng, summary)
         n = X.shape[0]
-        batch = min(self.batch_size, n)
-        n_batches = -(-n // batch)
-        seed = rng.randint(np.iinfo(np.int32).max)
-        shuffle = np.random.default_rng(seed)
+
+        def run_epoch(solver, shuffle, epoch):
+            if solver.full_batch:
+                stats, total = _dask.flows(self.circuit_, blocks, self.batch_size)
+                solver.update(self.circuit_, stats, n, 1.0)
+                return total
+            total = 0.0
+            for j in shuffle.permutation(len(blocks)):
+                block = _dask.fetch(blocks[j])
+                total += self._run_epoch(block, np.arange(len(block)), solver, shuffle, epoch, self.max_iter)
+            return total
+
+        self._checkpoint = self._snapshot() if warm else None
+        try:
+            self._train(run_epoch, n, None, rng)
+        except KeyboardInterrupt:
+            self._restore_checkpoint()
+            raise
+        finally:
+            del self._checkpoint
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One streaming pass of mini-batch updates over ``X``.
+
+        The first call builds the structure from ``X`` (so it should be representative,
+        and ``n_categories`` should be given when later pieces may hold larger
+        categories); each call then runs the solver over ``X`` in batches of
+        ``batch_size`` with a constant ``step_size``. With ``solver="em"`` a call is one
+        full-batch EM step on ``X``. A dask array is streamed block by block.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or dask array
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PCDensityEstimator
+        """
+        if is_dask_array(X):
+            for block in _dask.row_blocks(X):
+                self.partial_fit(_dask.fetch(block))
+            return self
+        first = not hasattr(self, "circuit_")
+        X = self._validate_X(X, reset=first)
+        if first:
+            summary = column_summary(X)
+            self.leaf_types_, self.n_categories_ = self._resolve_leaves(X, summary)
+        self._check_categories(X)
+        if first:
+            rng = check_random_state(self.random_state)
+            self._build(X, rng, summary)
+            self._stream = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+            self.n_iter_, self.converged_ = 0, False
+            self.history_ = {"train_loglik": [], "seconds": []}
+        start = time.perf_counter()
+        solver = SOLVERS[self.solver](self.pseudocount)
+        total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
+        self.n_iter_ += 1
+        self.history_["train_loglik"].append(float(self.circuit_.backend.to_numpy(total)) / X.shape[0])
+        self.history_["seconds"].append(time.perf_counter() - start)
+        return self
+
+    def _epoch_runner(self, X, rows):
+        """``run(solver, shuffle, epoch)``: one epoch over the in-memory rows ``X[rows]``."""
+        return lambda solver, shuffle, epoch: self._run_epoch(X, rows, solver, shuffle, epoch, self.max_iter)
+
+    def _train(self, run_epoch, n, X_valid, rng):
+        """Epochs of ``run_epoch`` over ``n`` rows, with history, early stopping and convergence."""
+        circuit = self.circuit_
+        solver = SOLVERS[self.solver](self.pseudocount)
+        shuffle = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
         history = {"train_loglik": [], "valid_loglik": [], "seconds": []}
         best, best_params, stale, start = -np.inf, None, 0, time.perf_counter()
         self.converged_ = False
         for epoch in range(self.max_iter):
-            total = 0.0
-            if solver.full_batch:
-                stats = circuit.new_stats()
-                for sl in circuit.chunks(n, batch):
-                    total += circuit.accumulate(self._to_device(X[sl]), stats).sum()
-                solver.update(circuit, stats, n, 1.0)
-            else:
-                # Equal-sized batches: a tiny last batch would take a full step on a few rows.
-                for i, rows in enumerate(np.array_split(shuffle.permutation(n), n_batches)):
-                    stats = circuit.new_stats()
-                    total += circuit.accumulate(self._to_device(X[np.sort(rows)]), stats).sum()
-                    progress = (epoch * n_batches + i) / (self.max_iter * n_batches)
-                    a = step_size_at(self.step_size, self.schedule, progress)
-                    solver.update(circuit, stats, len(rows), a)
-            history["train_loglik"].append(float(backend.to_numpy(total)) / n)
+            total = run_epoch(solver, shuffle, epoch)
+            history["train_loglik"].append(float(circuit.backend.to_numpy(total)) / n)
             history["seconds"].append(time.perf_counter() - start)
             if X_valid is not None:
                 history["valid_loglik"].append(float(np.mean(self._log_likelihood(X_valid))))
@@ -377,14 +487,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             flush=True,
         )
 
-    def _to_device(self, X):
-        return self.circuit_.backend.asarray(np.ascontiguousarray(X, dtype=self.circuit_.dtype))
-
     def _log_likelihood(self, X):
         circuit = self.circuit_
         out = np.empty(X.shape[0], dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
-            values = circuit.root_values(circuit.forward(self._to_device(X[sl])))
+            values = circuit.root_values(circuit.forward(circuit.to_device(X[sl])))
             out[sl] = circuit.backend.to_numpy(values)
         return out
 
@@ -446,7 +553,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         rng = backend.rng(seed)
         out = np.empty(X.shape, dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
-            out[sl] = backend.to_numpy(circuit.descend(self._to_device(X[sl]), mode, rng))
+            out[sl] = backend.to_numpy(circuit.descend(circuit.to_device(X[sl]), mode, rng))
         return out
 
     def __sklearn_tags__(self):

@@ -148,7 +148,7 @@ def test_values_too_large_for_float32_name_the_column_and_the_fix():
 def test_values_outside_the_support_at_score_time(fitted):
     X = _data()
     X[3, 1] = 3.0
-    with pytest.raises(ValueError, match=r"column 1 is categorical with categories 0..2, got value .*3\.0"):
+    with pytest.raises(ValueError, match=r"column 1 is categorical with categories 0..2, got value 3\b"):
         fitted.score_samples(X)
 
 
@@ -157,7 +157,7 @@ def test_negative_and_fractional_values_of_categorical_columns():
     for bad in (-1.0, 0.5):
         Y = X.copy()
         Y[4, 0] = bad
-        with pytest.raises(ValueError, match=rf"column 0 is categorical with categories 0..2, got .*{bad}"):
+        with pytest.raises(ValueError, match=rf"column 0 is categorical with categories 0..2, got value {bad:g}\b"):
             PCDensityEstimator(**KW, leaf="categorical").fit(Y)
         # Under leaf="auto" such a column is continuous (documented).
         pc = PCDensityEstimator(**KW).fit(Y)
@@ -165,7 +165,7 @@ def test_negative_and_fractional_values_of_categorical_columns():
 
 
 def test_n_categories_smaller_than_the_data():
-    with pytest.raises(ValueError, match=r"column \d is categorical with categories 0..1, got value .*2\.0"):
+    with pytest.raises(ValueError, match=r"column \d is categorical with categories 0..1, got value 2\b"):
         PCDensityEstimator(**KW, n_categories=2).fit(_data())
 
 
@@ -319,7 +319,8 @@ def test_memory_estimate_counts_exactly_what_the_circuit_allocates():
         circuit = pc.circuit_
         assert params == circuit.n_parameters() * np.dtype(dtype).itemsize
         ws = circuit.workspace(16)
-        assert work == ws.values.nbytes + ws.flow.nbytes + sum(a.nbytes for a in ws.prods + ws.scales)
+        arrays = [ws.values, ws.flow, ws.scale, *ws.prods, *ws.mixed, *ws.pscales]
+        assert work == sum(a.nbytes for a in arrays)
 
 
 def test_memory_check_compares_with_the_limit():

@@ -54,9 +54,12 @@ def test_interrupt_mid_epoch_restores_the_last_complete_epoch(monkeypatch, solve
     assert pc.history_["train_loglik"] == reference.history_["train_loglik"]
     assert len(pc.history_["seconds"]) == epochs
     np.testing.assert_array_equal(pc.score_samples(X), reference.score_samples(X))
-    # The derived arrays (logs, transposes) were restored with the parameters.
+    # The derived arrays (transposes, tables) were restored with the parameters.
     for layer in pc.circuit_.sum_layers:
-        np.testing.assert_array_equal(layer.log_weights, np.log(layer.weights))
+        np.testing.assert_array_equal(layer._weights_t, np.transpose(layer.weights, (0, 2, 1)))
+    for leaf in pc.circuit_.leaves:
+        if leaf.kind == "categorical":
+            np.testing.assert_array_equal(leaf._table[:, :, :-1], np.transpose(leaf.probs, (0, 2, 1)))
 
 
 def test_interrupt_in_the_first_epoch_leaves_the_estimator_unfitted(monkeypatch):

@@ -168,6 +168,22 @@ class Circuit:
         self.backward(ws, stats)
         return ll
 
+    def to_device(self, X):
+        """A host array of rows as a contiguous array of the circuit's dtype on its device."""
+        return self.backend.asarray(np.ascontiguousarray(X, dtype=self.dtype))
+
+    def flows(self, X, batch_size, rows=None):
+        """Statistics and summed log-likelihood of the host rows ``X[rows]``, in chunks.
+
+        This is the E-step of full-batch EM; statistics of pieces of a data set add up, so
+        the pieces can be processed anywhere (see the dask integration).
+        """
+        rows = np.arange(X.shape[0]) if rows is None else rows
+        stats, total = self.new_stats(), 0.0
+        for sl in self.chunks(len(rows), batch_size):
+            total += self.accumulate(self.to_device(X[rows[sl]]), stats).sum()
+        return stats, float(self.backend.to_numpy(total))  # one transfer per pass
+
     def chunks(self, n, batch_size):
         for start in range(0, n, batch_size):
             yield slice(start, min(n, start + batch_size))

@@ -1,0 +1,57 @@
+"""Fitting on dask arrays (the optional ``dask`` extra); the one module that uses dask.
+
+Full-batch EM's E-step is a sum of statistics over pieces of the data, so each block of
+rows is processed where it lives (``Circuit.flows``) and only the statistics, whose size
+is that of the parameters, travel to the client for the M-step. The mini-batch solvers
+stream the blocks through the client one at a time.
+"""
+
+import numpy as np
+
+from skpc._validation import column_sums, combine_sums
+
+
+def is_dask_array(X):
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def row_blocks(X):
+    """The array as a list of delayed numpy blocks of whole rows."""
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return list(X.to_delayed().ravel())
+
+
+def _compute(tasks):
+    import dask  # noqa: PLC0415 -- optional dependency
+
+    return dask.compute(*tasks)
+
+
+def _delayed(fn):
+    import dask  # noqa: PLC0415
+
+    return dask.delayed(fn, pure=False)  # the circuit changes between epochs: never reuse results
+
+
+def sums(blocks):
+    """Per-column sums (see ``column_sums``) of all blocks, computed block by block."""
+    return combine_sums(_compute([_delayed(column_sums)(b) for b in blocks]))
+
+
+def check(blocks, fn):
+    """Run the validation ``fn`` on every block (it raises on bad values)."""
+    _compute([_delayed(fn)(b) for b in blocks])
+
+
+def flows(circuit, blocks, batch_size):
+    """Statistics and summed log-likelihood over all blocks: the distributed E-step."""
+    results = _compute([_delayed(circuit.flows)(b, batch_size) for b in blocks])
+    stats = [[sum(r[0][i][j] for r in results) for j in range(len(block))]
+             for i, block in enumerate(results[0][0])]
+    return stats, float(sum(r[1] for r in results))
+
+
+def fetch(block):
+    """One block as a numpy array on the client."""
+    return np.asarray(block.compute())
