@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skpc import _dask
+from skpc import _dask, _queries
 from skpc._backend import get_backend
 from skpc._dask import is_dask_array
 from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
@@ -52,20 +52,27 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         :class:`~skpc.structures.RegionGraph` is used as given.
     n_latents : int, default=32
         Units per region (k): the number of states of each hidden variable.
-    solver : {"anemone", "minibatch_em", "em"}, default="anemone"
-        Parameter-update rule (see the user guide).
+    solver : {"anemone", "minibatch_em", "em", "adam"}, default="anemone"
+        Parameter-update rule (see the user guide). ``"adam"`` is the gradient baseline:
+        Adam on unnormalised log-weights (and Gaussian means and log-variances), with
+        ``step_size`` as its learning rate and no pseudocount.
     batch_size : int, default=512
         Rows per mini-batch, and per chunk of the full-batch passes.
-    step_size : float in (0, 1], default=0.4
-        Step size ``a`` of the mini-batch solvers (ignored by ``"em"``).
+    step_size : float in (0, 1], default=1.0
+        Step size ``a`` of the mini-batch solvers, learning rate of ``"adam"`` (ignored
+        by ``"em"``). Adam wants a smaller value: 0.1 (with ``batch_size=256``) was best
+        in the benchmarks.
     schedule : {"cosine", "constant"}, default="cosine"
         Step-size schedule over the ``max_iter`` epochs; cosine decays to a quarter.
+        The defaults (anemone, step 1.0 with cosine decay, batch 512, 32 latents,
+        pseudocount 0.001) won a validation-set sweep on the five debd data sets
+        (``benchmarks/RESULTS_learning.md``).
     max_iter : int, default=50
         Maximum number of epochs.
     tol : float, default=1e-3
         Convergence threshold on the per-sample log-likelihood gain of an epoch
         (on the validation set when ``early_stopping=True``).
-    pseudocount : float, default=0.01
+    pseudocount : float, default=0.001
         Smoothing of every M-step.
     n_categories : "auto", int or array-like of int, default="auto"
         Support size of categorical columns; ``"auto"`` uses the largest value seen + 1.
@@ -144,11 +151,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         n_latents=32,
         solver="anemone",
         batch_size=512,
-        step_size=0.4,
+        step_size=1.0,
         schedule="cosine",
         max_iter=50,
         tol=1e-3,
-        pseudocount=0.01,
+        pseudocount=0.001,
         n_categories="auto",
         leaf="auto",
         early_stopping=False,
@@ -419,6 +426,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             self._stream = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
             self.n_iter_, self.converged_ = 0, False
             self.history_ = {"train_loglik": [], "seconds": []}
+        elif not hasattr(self, "_stream"):  # streaming on after fit
+            self._stream = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
         start = time.perf_counter()
         solver = SOLVERS[self.solver](self.pseudocount)
         total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
@@ -616,3 +625,120 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         from skpc.io import load  # noqa: PLC0415
 
         return load(path, device=device)
+
+    # -- conditional queries (implemented in skpc/_queries.py) -----------------------------------
+    def _check_query_X(self, X):
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        self._check_categories(X)
+        return np.asarray(X, dtype=np.float64)
+
+    def sample_conditional(self, X, random_state=None):
+        """Fill the NaN entries of each row by sampling from p(missing | observed).
+
+        An upward pass with the observed entries as evidence, then a top-down draw: the
+        completion of each row is an exact sample of its conditional distribution.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NaN marks the entries to sample; the other entries are kept.
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features)
+        """
+        return self._descend(self._check_query_X(X), "sample", random_state)
+
+    def predict_mpe(self, X, return_log_prob=False, exact_limit=4096):
+        """Most probable completion (MPE) of the NaN entries of each row.
+
+        ``argmax_{x_missing} p(x_missing, x_observed)``. A row whose missing entries are
+        all categorical with at most ``exact_limit`` joint completions is solved exactly,
+        by scoring every completion. Any other row (more completions, or a missing
+        Gaussian entry) starts from the max-product completion (a max-product upward pass,
+        an argmax descent; on a non-deterministic circuit such as an HCLT it maximises over
+        the hidden states too, so it is an approximation) followed by coordinate ascent:
+        each missing categorical entry in turn moves to its most probable value given all
+        the others while that raises p(x). The result is then a local optimum at least as
+        probable as the max-product one, not guaranteed to be the global MPE. Missing
+        Gaussian entries keep the max-product value (the mean of the chosen unit).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_log_prob : bool, default=False
+            Also return ``log p`` of each completed row.
+        exact_limit : int, default=4096
+            Largest number of completions of a row that is enumerated exactly.
+
+        Returns
+        -------
+        X_mpe : ndarray of shape (n_samples, n_features)
+        log_prob : ndarray of shape (n_samples,)
+            Only when ``return_log_prob=True``: the joint log-probability (log-density for
+            Gaussian columns) of each completed row; subtract ``score_samples(X)`` for the
+            conditional one.
+        """
+        X = self._check_query_X(X)
+        if not isinstance(exact_limit, Integral) or exact_limit < 0:
+            raise ValueError(f"exact_limit must be a non-negative integer, got {exact_limit!r}.")
+        out = _queries.mpe(self, X, exact_limit)
+        return (out, self._log_likelihood(out)) if return_log_prob else out
+
+    def conditional_marginals(self, X):
+        """Distribution of each missing categorical entry given the observed ones.
+
+        Exact, for all missing entries at once, from one upward and one downward pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_features, max(n_categories_))
+            ``proba[i, j, c] = p(x_ij = c | observed entries of row i)`` for a missing
+            categorical entry, a one-hot of the value for an observed one, zeros for
+            Gaussian columns.
+        """
+        return _queries.marginals(self, self._check_query_X(X))[0]
+
+    def conditional_mean(self, X):
+        """Fill the NaN entries of each row with ``E[x_j | observed entries]``, exactly.
+
+        For a categorical column this treats the categories 0, 1, ... as numbers (an
+        ordinal mean).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features)
+        """
+        return _queries.marginals(self, self._check_query_X(X))[1]
+
+    def conditional_log_prob(self, X, query, evidence=None):
+        """Exact ``log p(x_query | x_evidence)`` of each row.
+
+        Two marginal passes: ``log p(x_query, x_evidence) - log p(x_evidence)``, every
+        other column marginalised.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query and evidence entries must be observed (not NaN).
+        query : array-like of int, or bool mask of shape (n_features,) or (n_samples, n_features)
+            The columns (or entries) whose probability is asked.
+        evidence : same as query, or None, default=None
+            The conditioning columns (or entries); ``None`` uses every observed entry that
+            is not a query entry. An empty evidence gives the marginal ``log p(x_query)``.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        return _queries.conditional_log_prob(self, self._check_query_X(X), query, evidence)

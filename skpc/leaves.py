@@ -41,9 +41,12 @@ class InputLayer:
         x = X[:, self._columns].T
         return x, self.backend.xp.isnan(x)
 
-    def log_prob(self, X):
-        """Log-density of every unit at every row, ``(regions, units, batch)``; 0 if missing."""
-        values, scale = self.forward(self.prepare(X))
+    def log_prob(self, X, mode="sum"):
+        """Log-density of every unit at every row, ``(regions, units, batch)``.
+
+        A missing value gives 0 (``mode="sum"``) or the unit's maximum (``"max"``).
+        """
+        values, scale = self.forward(self.prepare(X), mode)
         with np.errstate(divide="ignore"):
             return self.backend.xp.log(values) + scale[:, None, :]
 
@@ -99,10 +102,18 @@ class Categorical(InputLayer):
         cats = xp.arange(self.max_categories + 1)[None, :, None]
         return (codes[:, None, :] == cats).astype(self.dtype)
 
-    def forward(self, onehot):
-        """Probabilities of the observed categories, ``(regions, units, batch)``, and scale 0."""
+    def forward(self, onehot, mode="sum"):
+        """Probabilities of the observed categories, ``(regions, units, batch)``, and scale 0.
+
+        A missing value gives 1 (it is summed out), or in ``"max"`` mode the unit's
+        largest probability (it is maximised out, for the max-product pass).
+        """
         xp = self.backend.xp
-        return xp.matmul(self._table, onehot), xp.zeros((self.n_regions, onehot.shape[2]), self.dtype)
+        table = self._table
+        if mode == "max":
+            table = table.copy()
+            table[:, :, -1] = table[:, :, :-1].max(axis=2)
+        return xp.matmul(table, onehot), xp.zeros((self.n_regions, onehot.shape[2]), self.dtype)
 
     def new_stats(self):
         return [self.backend.xp.zeros_like(self._table)]
@@ -191,13 +202,18 @@ class Gaussian(InputLayer):
         x, miss = self.columns(X)
         return xp.where(miss, 0, x).astype(self.dtype), (~miss).astype(self.dtype)
 
-    def forward(self, data):
-        """Densities normalised to a maximum of 1 over units, and their log-scale."""
+    def forward(self, data, mode="sum"):
+        """Densities normalised to a maximum of 1 over units, and their log-scale.
+
+        A missing value has density 1 (it is integrated out), or in ``"max"`` mode the
+        unit's peak density (it is maximised out).
+        """
         xp = self.backend.xp
         x, seen = data
         mean, var = self.mean[:, :, None], self.var[:, :, None]
         logp = -0.5 * ((x[:, None, :] - mean) ** 2 / var + xp.log(2 * np.pi * var))
-        logp *= seen[:, None, :]  # a missing value has density 1 (log 0) in every unit
+        missing = 0.0 if mode == "sum" else -0.5 * xp.log(2 * np.pi * var)
+        logp = xp.where(seen[:, None, :] > 0, logp, missing)
         top = logp.max(axis=1)
         return xp.exp(logp - top[:, None, :]), top
 

@@ -157,7 +157,8 @@ def test_negative_and_fractional_values_of_categorical_columns():
     for bad in (-1.0, 0.5):
         Y = X.copy()
         Y[4, 0] = bad
-        with pytest.raises(ValueError, match=rf"column 0 is categorical with categories 0..2, got value {bad:g}\b"):
+        message = rf"column 0 is categorical with categories 0..2, got value {bad:g}\b"
+        with pytest.raises(ValueError, match=message):
             PCDensityEstimator(**KW, leaf="categorical").fit(Y)
         # Under leaf="auto" such a column is continuous (documented).
         pc = PCDensityEstimator(**KW).fit(Y)

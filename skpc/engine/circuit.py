@@ -140,7 +140,7 @@ class Circuit:
         ws = self.workspace(X.shape[0])
         for i, (leaf, rows) in enumerate(zip(self.leaves, self.leaf_rows)):
             ws.inputs[i] = leaf.prepare(X)
-            ws.values[rows], ws.scale[rows] = leaf.forward(ws.inputs[i])
+            ws.values[rows], ws.scale[rows] = leaf.forward(ws.inputs[i], mode)
         for layer, prod, mixed, pscale in zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales):
             layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode)
         return ws

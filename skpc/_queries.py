@@ -1,0 +1,194 @@
+"""Conditional queries on a fitted :class:`~skpc.PCDensityEstimator`.
+
+Everything here works on validated numpy arrays (NaN = missing) and on the estimator's
+fitted circuit; the public, documented entry points are the estimator's methods
+``conditional_marginals``, ``conditional_mean``, ``predict_mpe`` and
+``conditional_log_prob``.
+
+Conditional marginals come from one upward and one downward pass: with the missing
+entries marginalised, the flow of an input unit of variable v is the posterior
+probability that a top-down sample passes through it given the observed entries, and
+those flows sum to one over the input units of v. So
+``p(x_v = c | observed) = sum_n flow(n) * p_n(c)`` and
+``E[x_v | observed] = sum_n flow(n) * E_n[x_v]``, exactly, for every missing v at once.
+"""
+
+import numpy as np
+
+
+def marginals(est, X, columns=None):
+    """Conditional marginals of every column given the observed entries of its row.
+
+    Parameters
+    ----------
+    est : fitted PCDensityEstimator
+    X : ndarray of shape (n_samples, n_features), NaN = missing
+    columns : array-like of int, optional
+        Only these columns (default: all).
+
+    Returns
+    -------
+    probs : ndarray of shape (n_samples, n_columns, max_categories)
+        ``probs[i, j, c] = p(x_j = c | observed entries of row i)`` for a missing
+        categorical entry; a one-hot of the value for an observed one; zeros for
+        Gaussian columns.
+    mean : ndarray of shape (n_samples, n_columns)
+        ``E[x_j | observed entries of row i]`` for a missing entry, the value itself for
+        an observed one.
+    """
+    circuit = est.circuit_
+    to_numpy = circuit.backend.to_numpy
+    n, d = X.shape
+    cols = np.arange(d) if columns is None else np.asarray(columns, dtype=np.int64)
+    position = np.full(d, -1)
+    position[cols] = np.arange(len(cols))
+    probs = np.zeros((n, len(cols), max(1, int(est.n_categories_.max()))))
+    mean = np.zeros((n, len(cols)))
+    for sl in circuit.chunks(n, est.batch_size):
+        Xd = circuit.to_device(X[sl])
+        ws = circuit.forward(Xd)
+        circuit.backward(ws, circuit.new_stats())
+        for leaf, rows in zip(circuit.leaves, circuit.leaf_rows, strict=True):
+            sel = np.flatnonzero(position[leaf.variables] >= 0)
+            if not len(sel):
+                continue
+            flow = np.swapaxes(to_numpy(ws.flow[rows][sel]), 1, 2).astype(np.float64)  # (r, b, k)
+            if leaf.kind == "categorical":
+                unit = np.swapaxes(to_numpy(leaf.probs[sel]).astype(np.float64), 1, 2)  # (r, k, c)
+                target, part = probs[sl], np.swapaxes(flow @ unit, 0, 1)  # (b, r, c)
+                index = (slice(None), position[leaf.variables[sel]], slice(0, part.shape[2]))
+            else:
+                unit = to_numpy(leaf.mean[sel]).astype(np.float64)[:, :, None]  # (r, k, 1)
+                target, part = mean[sl], (flow @ unit)[:, :, 0].T  # (b, r)
+                index = (slice(None), position[leaf.variables[sel]])
+            if len(np.unique(index[1])) == len(index[1]):
+                target[index] += part
+            else:  # a variable with several input regions
+                np.add.at(target, index, part)
+    categorical = est.n_categories_[cols] > 0
+    probs[:, categorical] /= probs[:, categorical].sum(axis=2, keepdims=True)
+    mean[:, categorical] = probs[:, categorical] @ np.arange(probs.shape[2])
+    Xc = X[:, cols]
+    observed = ~np.isnan(Xc)
+    mean[observed] = Xc[observed]
+    hot = observed & categorical
+    probs[hot] = np.arange(probs.shape[2]) == Xc[hot][:, None]
+    return probs, mean
+
+
+def mpe(est, X, exact_limit):
+    """Most probable completion of each row (see ``PCDensityEstimator.predict_mpe``)."""
+    out = X.copy()
+    miss = np.isnan(X)
+    # log of the number of completions of each row; inf when a Gaussian entry is missing.
+    with np.errstate(divide="ignore"):
+        log_size = np.where(est.n_categories_ > 0, np.log(np.maximum(est.n_categories_, 1)), np.inf)
+    log_count = np.where(miss, log_size, 0.0).sum(axis=1)
+    exact = miss.any(axis=1) & (log_count <= np.log(max(exact_limit, 1)) + 1e-9)
+    approx = miss.any(axis=1) & ~exact
+    if exact.any():
+        out[exact] = _enumerate(est, X[exact])
+    if approx.any():
+        start = est._descend(X[approx], "argmax", 0)
+        out[approx] = _local_search(est, X[approx], start)
+    return out
+
+
+def _completions(x, n_categories):
+    """Every completion of the missing (categorical) entries of one row."""
+    cols = np.flatnonzero(np.isnan(x))
+    grid = np.indices(n_categories[cols]).reshape(len(cols), -1).T
+    rows = np.repeat(x[None, :], len(grid), axis=0)
+    rows[:, cols] = grid
+    return rows
+
+
+def _enumerate(est, X, block=1 << 16):
+    """Exact MPE by scoring every completion, several rows per pass of ``block`` rows."""
+    out = np.empty_like(X)
+
+    def flush(pending):
+        candidates = np.concatenate([c for _, c in pending])
+        ll = est._log_likelihood(candidates)
+        start = 0
+        for i, c in pending:
+            out[i] = c[np.argmax(ll[start : start + len(c)])]
+            start += len(c)
+
+    pending, size = [], 0
+    for i, x in enumerate(X):
+        pending.append((i, _completions(x, est.n_categories_)))
+        size += len(pending[-1][1])
+        if size >= block:
+            flush(pending)
+            pending, size = [], 0
+    if pending:
+        flush(pending)
+    return out
+
+
+def _local_search(est, X, Y, max_sweeps=20, rtol=1e-5):
+    """Coordinate ascent on p(x) over the missing categorical entries, from ``Y``.
+
+    Each step sets one missing entry to its most probable value given all the others
+    (exact, from :func:`marginals`), and only when that is more probable than the current
+    one by a relative ``rtol``: p(Y) never decreases and the search ends.
+    """
+    Y = Y.copy()
+    miss = np.isnan(X) & (est.n_categories_ > 0)
+    active = miss.any(axis=1)  # rows not yet known to be coordinate-wise optimal
+    for _ in range(max_sweeps):
+        changed = np.zeros(len(X), dtype=bool)
+        for j in np.flatnonzero(miss.any(axis=0)):
+            rows = np.flatnonzero(miss[:, j] & active)
+            if not len(rows):
+                continue
+            Z = Y[rows]
+            Z[:, j] = np.nan
+            p = marginals(est, Z, [j])[0][:, 0]
+            current = p[np.arange(len(rows)), Y[rows, j].astype(np.int64)]
+            best = p.argmax(axis=1)
+            better = p[np.arange(len(rows)), best] > current * (1 + rtol)
+            Y[rows[better], j] = best[better]
+            changed[rows[better]] = True
+        active = changed
+        if not active.any():
+            break
+    return Y
+
+
+def column_mask(spec, shape, name):
+    """A boolean mask of ``shape`` from column indices or a (broadcastable) boolean mask."""
+    n, d = shape
+    spec = np.asarray(spec)
+    if spec.dtype == bool:
+        if spec.shape not in ((d,), (n, d)):
+            raise ValueError(
+                f"{name} as a boolean mask must have shape ({d},) or ({n}, {d}), got {spec.shape}."
+            )
+        return np.broadcast_to(spec, shape)
+    if spec.ndim > 1 or (spec.size and not np.issubdtype(spec.dtype, np.integer)):
+        raise ValueError(f"{name} must be column indices or a boolean mask, got {spec!r}.")
+    mask = np.zeros(d, dtype=bool)
+    for j in spec.ravel():
+        if not -d <= j < d:
+            raise ValueError(f"{name} column index {j} is out of range for {d} columns.")
+        mask[j] = True
+    return np.broadcast_to(mask, shape)
+
+
+def conditional_log_prob(est, X, query, evidence):
+    """log p(x_query | x_evidence) per row, as a difference of two marginal passes."""
+    query = column_mask(query, X.shape, "query")
+    observed = ~np.isnan(X)
+    evidence = observed & ~query if evidence is None else column_mask(evidence, X.shape, "evidence")
+    if (query & evidence).any():
+        i, j = np.argwhere(query & evidence)[0]
+        raise ValueError(f"column {j} is both a query and an evidence column (row {i}).")
+    unseen = (query | evidence) & ~observed
+    if unseen.any():
+        i, j = np.argwhere(unseen)[0]
+        raise ValueError(f"row {i}, column {j} is a query or evidence entry but is NaN.")
+    joint = np.where(query | evidence, X, np.nan)
+    given = np.where(evidence, X, np.nan)
+    return est._log_likelihood(joint) - est._log_likelihood(given)

@@ -1,0 +1,59 @@
+"""The mixture-of-HCLTs structure: a normalised circuit over differing trees."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from skpc import PCDensityEstimator
+from skpc.structures import hclt, hclt_mixture
+
+
+def _data(n=200, d=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 2, size=(n, d)).astype(float)
+    X[:, 1] = np.where(rng.random(n) < 0.7, X[:, 0], X[:, 1])  # one strong edge, the rest weak
+    return X
+
+
+def _edges(graph, root_region):
+    """Parent-child pairs of tree regions below ``root_region`` (by their variable sets)."""
+    edges, stack = set(), [root_region]
+    while stack:
+        r = stack.pop()
+        for part in graph.partitions[r]:
+            for c in part:
+                if graph.partitions[c]:
+                    edges.add((graph.scopes[r], graph.scopes[c]))
+                    stack.append(c)
+    return edges
+
+
+def test_mixture_of_hclts_is_normalised_and_marginalises():
+    X = _data()
+    graph = hclt_mixture(X, 3, np.full(5, 2), random_state=0)
+    pc = PCDensityEstimator(structure=graph, n_latents=3, max_iter=3, dtype="float64", random_state=0).fit(X)
+    states = np.array(list(itertools.product([0, 1], repeat=5)), dtype=float)
+    p = np.exp(pc.score_samples(states))
+    assert abs(p.sum() - 1.0) < 1e-6
+    # p(x0 = 1, x3 = 0) by brute force against the NaN marginal.
+    query = np.array([[1.0, np.nan, np.nan, 0.0, np.nan]])
+    brute = p[(states[:, 0] == 1) & (states[:, 3] == 0)].sum()
+    assert np.exp(pc.score_samples(query))[0] == pytest.approx(brute, rel=1e-9)
+
+
+def test_components_are_hclts_over_bootstrap_trees():
+    X = _data(n=60)
+    graph = hclt_mixture(X, 6, np.full(5, 2), random_state=1)
+    components = [part[0] for part in graph.partitions[graph.root]]
+    assert len(components) == 6
+    assert all(graph.scopes[c] == tuple(range(5)) for c in components)
+    first = hclt(X, np.full(5, 2))
+    assert _edges(graph, components[0]) == _edges(first, first.root)  # the first tree is the data's own
+    trees = {frozenset(_edges(graph, c)) for c in components}
+    assert len(trees) > 1  # bootstrap resamples change the weak edges
+
+
+def test_n_components_is_checked():
+    with pytest.raises(ValueError, match="n_components"):
+        hclt_mixture(_data(), 0)
