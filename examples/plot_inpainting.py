@@ -1,7 +1,7 @@
 """
-===========================================
+============================================
 Inpainting half-masked digits with a circuit
-===========================================
+============================================
 
 A probabilistic circuit answers conditional queries exactly. Here one is fitted on the
 8x8 digit images of scikit-learn (17 grey levels, categorical leaves); the lower half of

@@ -784,7 +784,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_features, max(n_categories_))
+        proba : ndarray of shape (n_samples, n_features, n_categories)
+            ``n_categories`` is ``max(n_categories_)``.
             ``proba[i, j, c] = p(x_ij = c | observed entries of row i)`` for a missing
             categorical entry, a one-hot of the value for an observed one, zeros for
             Gaussian columns.
