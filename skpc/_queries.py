@@ -52,13 +52,14 @@ def marginals(est, X, columns=None):
             sel = np.flatnonzero(position[leaf.variables] >= 0)
             if not len(sel):
                 continue
-            flow = np.swapaxes(to_numpy(ws.flow[rows][sel]), 1, 2).astype(np.float64)  # (r, b, k)
+            on_device = circuit.backend.asarray(sel)
+            flow = np.swapaxes(to_numpy(ws.flow[rows][on_device]), 1, 2).astype(np.float64)  # (r, b, k)
             if leaf.kind == "categorical":
-                unit = np.swapaxes(to_numpy(leaf.probs[sel]).astype(np.float64), 1, 2)  # (r, k, c)
+                unit = np.swapaxes(to_numpy(leaf.probs[on_device]).astype(np.float64), 1, 2)  # (r, k, c)
                 target, part = probs[sl], np.swapaxes(flow @ unit, 0, 1)  # (b, r, c)
                 index = (slice(None), position[leaf.variables[sel]], slice(0, part.shape[2]))
             else:
-                unit = to_numpy(leaf.mean[sel]).astype(np.float64)[:, :, None]  # (r, k, 1)
+                unit = to_numpy(leaf.mean[on_device]).astype(np.float64)[:, :, None]  # (r, k, 1)
                 target, part = mean[sl], (flow @ unit)[:, :, 0].T  # (b, r)
                 index = (slice(None), position[leaf.variables[sel]])
             if len(np.unique(index[1])) == len(index[1]):
