@@ -48,6 +48,12 @@ class Backend:
     def __repr__(self):
         return f"Backend({self.name!r})"
 
+    def device_name(self):
+        """The GPU's name, or "cpu"."""
+        if self.name == "cpu":
+            return "cpu"
+        return self.xp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+
     def asarray(self, a, dtype=None):
         """Move ``a`` to this backend's device (no copy if it is already there)."""
         return self.xp.asarray(a, dtype=dtype)
