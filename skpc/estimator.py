@@ -35,19 +35,24 @@ AUTO_MAX_CATEGORIES = 64
 
 
 def _one_blas_thread(method):
-    """Run ``method`` with single-threaded BLAS.
+    """Run ``method`` with single-threaded BLAS when the circuit's products are small.
 
-    The engine's matrix products are many small ones (k x k by k x batch); OpenBLAS's
-    threads cost more to synchronise than they save there, up to 15x slower on a busy
-    2-core machine (benchmarks/RESULTS.md).
+    The engine's matrix products are many small ones (k x k by k x batch); below k = 256
+    OpenBLAS's threads cost more to synchronise than they save: on 2 cores, 2 threads
+    made an EM epoch on plants 1.4x (k=128) to 2.8x (k=64) slower, and up to 15x slower
+    when the other core was busy; at k=256 they made it 1.4x faster (benchmarks/RESULTS.md).
     """
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1 if self.n_latents < SMALL_PRODUCTS_BELOW else None, user_api="blas"):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+#: Below this many latents per region, BLAS runs single-threaded (see _one_blas_thread).
+SMALL_PRODUCTS_BELOW = 256
 
 
 def _column_name(est, j):
