@@ -376,12 +376,20 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if n_valid >= X.shape[0]:
                 raise ValueError("validation_fraction leaves no training rows; lower it or add data.")
             valid_rows, rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-        self._checkpoint = self._snapshot() if warm else None
-        try:
+
+        def work():
             if not warm:
                 self._build(X if valid_rows is None else X[rows], rng, summary)
             X_valid = None if valid_rows is None else X[valid_rows]
             self._train(self._epoch_runner(X, rows), len(rows), X_valid, rng)
+
+        return self._interruptible(warm, work)
+
+    def _interruptible(self, warm, work):
+        """Run ``work()``; on Ctrl-C go back to the last complete epoch (see ``fit``)."""
+        self._checkpoint = self._snapshot() if warm else None
+        try:
+            work()
         except KeyboardInterrupt:
             self._restore_checkpoint()
             raise
@@ -441,15 +449,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 total += self._run_epoch(block, np.arange(len(block)), solver, shuffle, epoch, self.max_iter)
             return total
 
-        self._checkpoint = self._snapshot() if warm else None
-        try:
-            self._train(run_epoch, n, None, rng)
-        except KeyboardInterrupt:
-            self._restore_checkpoint()
-            raise
-        finally:
-            del self._checkpoint
-        return self
+        return self._interruptible(warm, lambda: self._train(run_epoch, n, None, rng))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_one_blas_thread
