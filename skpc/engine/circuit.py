@@ -131,7 +131,7 @@ class Circuit:
     def workspace(self, batch):
         ws = self._workspaces.get(batch)
         if ws is None:
-            if len(self._workspaces) >= 3:  # a full batch, a last partial one, the TD row
+            if len(self._workspaces) >= 3:  # a full batch, a last partial one, the top-down row
                 self._workspaces.pop(next(iter(self._workspaces)))
             ws = self._workspaces[batch] = _Workspace(self, batch)
         return ws
@@ -204,11 +204,20 @@ class Circuit:
         """Statistics of the data-free pass: TD(n) * theta (and TD(n) * E[T] at inputs).
 
         A row with every value missing has p = 1 at every node, so its flows are exactly
-        the top-down probabilities of DESIGN.md section 2.
+        the top-down probabilities of DESIGN.md section 2. Its forward pass is known
+        without computing it (every product is 1, every mixed value sums the weights to
+        1), so only the backward pass runs, over a constant workspace.
         """
-        xp = self.backend.xp
+        ws = self._workspaces.get("top-down")
+        if ws is None:
+            xp = self.backend.xp
+            ws = self._workspaces["top-down"] = _Workspace(self, 1)
+            empty = xp.full((1, self.n_variables), np.nan, dtype=self.dtype)
+            ws.inputs = [leaf.prepare(empty) for leaf in self.leaves]
+            for array in ws.prods + ws.mixed:
+                array[...] = 1.0
         stats = self.new_stats()
-        self.accumulate(xp.full((1, self.n_variables), np.nan, dtype=self.dtype), stats)
+        self.backward(ws, stats)
         return stats
 
     def descend(self, X, mode, rng):
