@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import skpc  # noqa: E402
 from skpc import PCDensityEstimator  # noqa: E402
+from skpc._backend import get_backend
 from skpc.datasets import load_debd  # noqa: E402
 from skpc.solvers import SOLVERS  # noqa: E402
 
@@ -113,9 +114,7 @@ def check_chain(rng):
 
 
 def main():
-    import cupy  # noqa: PLC0415 -- only to name the device
-
-    print("cupy", cupy.__version__, cupy.cuda.runtime.getDeviceProperties(0)["name"].decode())
+    print("device:", get_backend("gpu").device_name())
     X = load_debd("nltcs")[:4000]
     rng = np.random.default_rng(0)
     mixed = np.c_[rng.integers(0, 3, size=(3000, 6)), rng.normal(size=(3000, 3))]
