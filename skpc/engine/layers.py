@@ -7,7 +7,9 @@ Values are stored in *scaled linear space*: region r holds ``values[r]`` of shap
 one matrix product per fold, and the only logarithm per layer is of the ``(batch,)``
 maxima -- no ``exp``/``log`` per unit, which dominate a log-space engine on a CPU. When a
 product underflows (children that disagree sharply), the layer recomputes that batch in
-log space with the max trick, so results stay exact to working precision.
+log space with the max trick, so results stay exact to working precision. On a GPU the
+layer always takes that log-space path: there exp is cheap, and the underflow test would
+cost a host round trip per layer.
 
 Arrays are laid out ``(folds, units, batch)``: the batch is the contiguous axis, so the
 reductions over units and every matrix product stay on fast vectorised paths.
@@ -185,10 +187,17 @@ class SumLayer:
         by a max (the max-product pass).
         """
         xp = self.backend.xp
-        self._products(values, scale, prod, pscale)
-        self._mix(prod, mixed, mode)
-        top = mixed.max(axis=1)
-        if bool((top < self.guard).any()):
+        if self.backend.name == "cpu":
+            self._products(values, scale, prod, pscale)
+            self._mix(prod, mixed, mode)
+            top = mixed.max(axis=1)
+            if bool((top < self.guard).any()):  # free on a CPU: no device to wait for
+                self._log_products(values, scale, prod, pscale)
+                self._mix(prod, mixed, mode)
+                top = mixed.max(axis=1)
+        else:
+            # On a GPU exp is cheap and a host round trip per layer is not: always take
+            # the underflow-safe path, so an epoch never waits on the host.
             self._log_products(values, scale, prod, pscale)
             self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
