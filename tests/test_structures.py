@@ -152,6 +152,8 @@ def test_hand_made_graphs_validate():
         ([(0, 1), (1,), (0, 1)], [[], [], [(0, 1)]], 2, "hadamard", "one variable"),
         ([(0,), (1,), (2,), (0, 1, 2)], [[], [], [], [(0, 1, 2)]], 3, "kronecker", "2 children"),
         ([(0,), (1,), (0, 1)], [[], [], [(0, 1)]], 2, "outer", "product"),
+        # two mixing regions that mix each other: a cycle, not a DAG
+        ([(0,), (0,), (0,)], [[], [(2,)], [(1,)]], 1, "hadamard", "cycle"),
     ],
 )
 def test_invalid_region_graphs_raise(scopes, partitions, root, product, message):

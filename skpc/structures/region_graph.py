@@ -66,7 +66,10 @@ class RegionGraph:
             r = stack[-1]
             if state[r] == 0:
                 state[r] = 1
-                stack.extend(c for part in self.partitions[r] for c in part if state[c] == 0)
+                kids = [c for part in self.partitions[r] for c in part]
+                if any(state[c] == 1 for c in kids):  # a child still open is an ancestor
+                    raise ValueError(f"the region graph has a cycle through region {r}.")
+                stack.extend(c for c in kids if state[c] == 0)
             else:
                 stack.pop()
                 if state[r] == 1:
