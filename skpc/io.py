@@ -297,6 +297,11 @@ def load(path, device="cpu"):
     """
     backend = get_backend(device)
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        # Neither an .npz (zip) nor an .npy file: numpy would guess "pickled data", which misleads.
+        if not magic.startswith(b"PK\x03\x04") and magic != b"\x93NUMPY":
+            raise ModelFileError("it is not an .npz archive.")
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
             raise ModelFileError("the file is a single array, not a model archive.")
