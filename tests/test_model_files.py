@@ -185,6 +185,13 @@ def test_random_bytes(tmp_path):
             skpc.load(path)
 
 
+def test_a_text_file_is_named_as_not_an_archive(tmp_path):
+    path = tmp_path / "model.csv"
+    path.write_text("0,1,1\n1,0,1\n")
+    with pytest.raises(ModelFileError, match="not an .npz archive"):
+        skpc.load(path)
+
+
 def test_flipped_bytes_inside_the_archive(saved):
     raw = bytearray(saved.read_bytes())
     middle = len(raw) // 2
