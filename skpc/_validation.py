@@ -115,17 +115,14 @@ def check_values(X, names, dtype):
     if X.dtype.kind not in "fc":  # integers are finite and small enough to square
         return
     limit = np.sqrt(np.finfo(dtype).max) / 16
-    bad = None
     for rows in row_chunks(X.shape[0]):  # chunked: a memmap is never loaded whole
+        chunk = X[rows]
         with np.errstate(invalid="ignore"):
-            chunk = X[rows]
             bad = ~(np.abs(chunk) <= limit) & ~np.isnan(chunk)
-        if bad.any():
-            break
-    if bad is not None and bad.any():
+        if not bad.any():
+            continue
         i, j = np.argwhere(bad)[0]
-        i += rows.start
-        value = X[i, j]
+        value, i = chunk[i, j], i + rows.start
         if np.isinf(value):
             raise ValueError(
                 f"{column_label(names, j)} has the value {value} at row {i}; use NaN for a missing value."
