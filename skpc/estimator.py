@@ -55,6 +55,11 @@ def _one_blas_thread(method):
 SMALL_PRODUCTS_BELOW = 256
 
 
+def _child_generator(random_state):
+    """A numpy Generator seeded from a scikit-learn random state (shuffling streams)."""
+    return np.random.default_rng(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
 def _column_name(est, j):
     names = getattr(est, "feature_names_in_", None)
     return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
@@ -381,7 +386,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if not warm:
                 self._build(X if valid_rows is None else X[rows], rng, summary)
             X_valid = None if valid_rows is None else X[valid_rows]
-            self._train(self._epoch_runner(X, rows), len(rows), X_valid, rng)
+            self._train(lambda solver, shuffle, epoch: self._run_epoch(
+                X, rows, solver, shuffle, epoch, self.max_iter), len(rows), X_valid, rng)
 
         return self._interruptible(warm, work)
 
@@ -485,11 +491,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         if first:
             rng = check_random_state(self.random_state)
             self._build(X, rng, summary)
-            self._stream = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+            self._stream = _child_generator(rng)
             self.n_iter_, self.converged_ = 0, False
             self.history_ = {"train_loglik": [], "seconds": []}
         elif not hasattr(self, "_stream"):  # streaming on after fit
-            self._stream = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+            self._stream = _child_generator(self.random_state)
         start = time.perf_counter()
         solver = SOLVERS[self.solver](self.pseudocount)
         total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
@@ -498,15 +504,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.history_["seconds"].append(time.perf_counter() - start)
         return self
 
-    def _epoch_runner(self, X, rows):
-        """``run(solver, shuffle, epoch)``: one epoch over the in-memory rows ``X[rows]``."""
-        return lambda solver, shuffle, epoch: self._run_epoch(X, rows, solver, shuffle, epoch, self.max_iter)
-
     def _train(self, run_epoch, n, X_valid, rng):
         """Epochs of ``run_epoch`` over ``n`` rows, with history, early stopping and convergence."""
         circuit = self.circuit_
         solver = SOLVERS[self.solver](self.pseudocount)
-        shuffle = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        shuffle = _child_generator(rng)
         history = {"train_loglik": [], "valid_loglik": [], "seconds": []}
         best, best_params, stale, start = -np.inf, None, 0, time.perf_counter()
         self.converged_ = False
