@@ -5,6 +5,8 @@ Everything else in skpc is written against ``backend.xp`` and the few helpers he
 cupy is imported here and nowhere else.
 """
 
+import os
+
 import numpy as np
 
 _GPU_HINT = (
@@ -65,6 +67,30 @@ class Backend:
         if hasattr(a, "get"):
             return a.get()
         return np.asarray(a)
+
+    def available_memory(self):
+        """Bytes this device can still allocate, or None when unknown.
+
+        On the GPU: cupy's free device memory plus the free blocks of its memory pool. On
+        the CPU: ``MemAvailable`` of ``/proc/meminfo`` (or ``os.sysconf`` elsewhere).
+        """
+        if self.name != "cpu":
+            try:
+                free, _ = self.xp.cuda.runtime.memGetInfo()
+                return int(free) + int(self.xp.get_default_memory_pool().free_bytes())
+            except Exception:  # not a cupy-like namespace
+                return None
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
 
     def rng(self, seed):
         """A random generator on this device, seeded from an integer."""

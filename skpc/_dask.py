@@ -50,7 +50,8 @@ def _block_flows(circuit, block, batch_size):
     # Workers may be threads of one process: each task gets its own workspace buffers.
     local = copy.copy(circuit)
     local._workspaces = {}
-    return local.flows(block, batch_size)
+    stats, total = local.flows(block, batch_size)
+    return stats, float(local.backend.to_numpy(total))
 
 
 def flows(circuit, blocks, batch_size):

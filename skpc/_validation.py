@@ -7,14 +7,20 @@ lets :class:`~skpc.PCDensityEstimator` refuse a circuit that cannot fit before i
 allocates anything.
 """
 
-import os
-
 import numpy as np
 import scipy.sparse as sp
 
 #: Peak memory of training, in multiples of the parameters' size: the parameters, their
 #: logarithms and transposes, the batch statistics, the top-down statistics and the update.
 PARAMETER_COPIES = 6
+
+#: Peak memory of a pass, in multiples of its workspace: the workspace itself and the
+#: temporaries of the layer being computed (a few arrays of that layer's size).
+WORKSPACE_COPIES = 3
+
+#: Fewest rows a pass on a GPU runs at once: passes run in chunks sized to the free device
+#: memory, and a circuit that cannot hold this many rows is refused.
+MIN_CHUNK_ROWS = 1
 
 
 def column_label(names, j):
@@ -139,8 +145,9 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
 
     Counts exactly what :class:`~skpc.engine.Circuit` allocates: categorical input units
     padded to the largest number of categories, two parameters per Gaussian unit, one
-    weight per sum edge; the workspace holds values and flows of every region and the
-    products and mixed values of every sum region, for ``batch`` rows.
+    weight per sum edge; the workspace holds values and flows of every region, the
+    products and mixed values of every sum region, and the prepared inputs (one-hot codes
+    of categorical columns, values and masks of Gaussian ones), for ``batch`` rows.
 
     Parameters
     ----------
@@ -161,11 +168,13 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     k = int(n_latents)
     variables = [graph.scopes[r][0] for r in range(graph.n_regions) if graph.is_input(r)]
     categorical = [v for v in variables if leaf_types[v] == "categorical"]
+    n_gaussian = len(variables) - len(categorical)
     max_categories = max((int(n_categories[v]) for v in categorical), default=0)
-    params = len(categorical) * max_categories * k + 2 * (len(variables) - len(categorical)) * k
+    params = len(categorical) * max_categories * k + 2 * n_gaussian * k
     item = np.dtype(dtype).itemsize
-    # values and flows in dtype, log-scales in float64
+    # values and flows in dtype, log-scales in float64, prepared inputs in dtype
     work = 2 * k * graph.n_regions * batch * item + graph.n_regions * batch * 8
+    work += (len(categorical) * (max_categories + 1) + 2 * n_gaussian) * batch * item
     part_size = k if graph.product == "hadamard" else k * k
     for r in range(graph.n_regions):
         if not graph.is_input(r):
@@ -176,49 +185,68 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     return params * item, work
 
 
-def available_memory(backend):
-    """Bytes the backend's device can still allocate, or None when unknown."""
-    if backend.name != "cpu":
-        try:
-            free, _ = backend.xp.cuda.runtime.memGetInfo()
-            return int(free) + int(backend.xp.get_default_memory_pool().free_bytes())
-        except Exception:  # not a cupy-like namespace
-            return None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+def memory_needed(parameter_bytes, row_bytes, rows):
+    """Peak bytes of training a circuit in passes of ``rows`` rows.
+
+    ``PARAMETER_COPIES`` times the parameters plus ``WORKSPACE_COPIES`` times the
+    workspace of ``rows`` rows (``row_bytes`` is the workspace of one row, see
+    :func:`circuit_bytes`).
+    """
+    return PARAMETER_COPIES * parameter_bytes + WORKSPACE_COPIES * rows * row_bytes
 
 
-def _gib(n):
-    return f"{n / 2**30:.1f} GiB"
+def _size(n):
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def rows_that_fit(rows, parameter_bytes, row_bytes, available, smallest, *, held=0, n_latents,
+                  n_variables, dtype, device):
+    """The most rows, up to ``rows``, whose pass fits in ``available`` free bytes.
+
+    A pass over b rows needs ``memory_needed(parameter_bytes, row_bytes, b)``, of which
+    ``held`` bytes (the parameters, once allocated) are already in use and not free.
+    Raises ValueError when not even ``smallest`` rows fit, naming the circuit's size, the
+    bytes needed and the bytes free, and what to change. ``available=None`` (unknown)
+    allows ``rows``.
+    """
+    if available is None:
+        return rows
+    fit = (available + held - PARAMETER_COPIES * parameter_bytes) // (WORKSPACE_COPIES * row_bytes)
+    if fit >= smallest:
+        return int(min(fit, rows))
+    needed = memory_needed(parameter_bytes, row_bytes, smallest) - held
+    change = f"lower n_latents (now {n_latents})"
+    change += " or batch_size" if device == "cpu" else ", free memory on the GPU, or use device='cpu'"
+    if np.dtype(dtype) == np.float64:
+        change += ", or use dtype='float32'"
+    beyond = f", beyond the {_size(held)} it holds" if held else ""
+    raise ValueError(
+        f"the circuit (n_latents={n_latents}, {n_variables} variables, {np.dtype(dtype).name}) needs about "
+        f"{_size(needed)} ({needed:,} bytes{beyond}; parameters {_size(parameter_bytes)}, held about "
+        f"{PARAMETER_COPIES} times while training, plus a workspace of "
+        f"{_size(WORKSPACE_COPIES * smallest * row_bytes)} for {smallest} row{'s' if smallest > 1 else ''} "
+        f"at once) but only {_size(available)} ({available:,} bytes) is available on the {device}; {change}."
+    )
 
 
 def check_memory(graph, n_latents, leaf_types, n_categories, batch, dtype, backend, available=None):
     """Raise ValueError, before anything is allocated, when the circuit cannot fit in memory.
 
-    The estimate is ``PARAMETER_COPIES`` times the parameters plus one batch's workspace
-    (see :func:`circuit_bytes`); it is compared with ``available`` (by default
-    :func:`available_memory` of ``backend``). Nothing is checked when that is unknown.
+    On the CPU a pass holds ``batch`` rows at once; on a GPU passes run in chunks sized to
+    the free device memory (:meth:`~skpc.engine.Circuit.chunks`), so only the smallest
+    chunk, ``MIN_CHUNK_ROWS`` rows, must fit. ``available`` defaults to the backend's
+    :meth:`~skpc._backend.Backend.available_memory`; nothing is checked when that is
+    unknown. Returns the bytes needed (:func:`memory_needed`).
     """
-    params, work = circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype)
-    needed = PARAMETER_COPIES * params + work
-    available = available_memory(backend) if available is None else available
-    if available is not None and needed > available:
-        raise ValueError(
-            f"the circuit needs about {_gib(needed)} (parameters {_gib(params)}, held about "
-            f"{PARAMETER_COPIES} times while training, plus a workspace of {_gib(work)} for batches of "
-            f"{batch} rows) but only {_gib(available)} is available on the {backend.name}; lower "
-            f"n_latents (now {n_latents}) or batch_size, or use dtype='float32'."
-        )
-    return needed
+    params, row = circuit_bytes(graph, n_latents, leaf_types, n_categories, 1, dtype)
+    smallest = batch if backend.name == "cpu" else MIN_CHUNK_ROWS
+    available = backend.available_memory() if available is None else available
+    rows_that_fit(smallest, params, row, available, smallest, n_latents=n_latents,
+                  n_variables=graph.n_variables, dtype=dtype, device=backend.name)
+    return memory_needed(params, row, smallest)
 
 
 def row_chunks(n, size=65536):

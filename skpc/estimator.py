@@ -125,6 +125,9 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     verbose : int, default=0
         ``1`` prints one line per epoch.
     device : {"cpu", "gpu", "auto"}, default="cpu"
+        Where the circuit lives and computes (``"auto"``: the GPU when cupy finds one).
+        On the GPU, passes run in chunks of at most ``batch_size`` rows sized to the free
+        device memory.
     dtype : {"float32", "float64"}, default="float32"
     structure_params : dict or None, default=None
         Options of the structure builder. ``"rat"``: ``depth`` (None) and
@@ -418,8 +421,9 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             return total
         # Equal-sized batches: a tiny last batch would take a full step on a few rows.
         for i, part in enumerate(np.array_split(shuffle.permutation(rows), n_batches)):
-            stats = circuit.new_stats()
-            total += circuit.accumulate(circuit.to_device(X[np.sort(part)]), stats).sum()
+            # The batch's flows, summed over chunks when it does not fit the GPU at once.
+            stats, batch_total = circuit.flows(X, len(part), np.sort(part))
+            total += batch_total
             if n_epochs is None:
                 a = self.step_size
             else:

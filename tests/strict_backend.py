@@ -6,6 +6,9 @@ host ndarrays, and implicit conversion to Python numbers or lists (``float``,
 ``.item()``, ``.tolist()``). The namespace :data:`strict` plays cupy's role; the only way
 back to the host is ``Backend.to_numpy`` (``.get()``). Running the estimator on this
 backend makes a host/device leak fail on a machine without a GPU.
+
+The free device memory the backend reports is :attr:`StrictBackend.free_bytes` (None:
+unknown), so tests can make the "GPU" small.
 """
 
 import numpy as np
@@ -141,8 +144,14 @@ strict = _StrictNamespace()
 class StrictBackend(Backend):
     """The "gpu" backend of the tests: the strict namespace above."""
 
+    #: Free device memory in bytes that ``available_memory`` reports (None: unknown).
+    free_bytes = None
+
     def __init__(self):
         super().__init__(strict, "gpu")
+
+    def available_memory(self):
+        return self.free_bytes
 
     def asarray(self, a, dtype=None):
         if isinstance(a, DeviceArray):

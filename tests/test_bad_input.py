@@ -319,9 +319,11 @@ def test_memory_estimate_counts_exactly_what_the_circuit_allocates():
         params, work = circuit_bytes(pc.structure_, 5, pc.leaf_types_, pc.n_categories_, 16, dtype)
         circuit = pc.circuit_
         assert params == circuit.n_parameters() * np.dtype(dtype).itemsize
-        ws = circuit.workspace(16)
-        arrays = [ws.values, ws.flow, ws.scale, *ws.prods, *ws.mixed, *ws.pscales]
+        ws = circuit.forward(circuit.to_device(X[:16]))
+        inputs = [a for p in ws.inputs for a in (p if isinstance(p, tuple) else [p])]
+        arrays = [ws.values, ws.flow, ws.scale, *ws.prods, *ws.mixed, *ws.pscales, *inputs]
         assert work == sum(a.nbytes for a in arrays)
+        assert (circuit.parameter_bytes, 16 * circuit.row_bytes) == (params, work)
 
 
 def test_memory_check_compares_with_the_limit():
@@ -329,7 +331,8 @@ def test_memory_check_compares_with_the_limit():
     args = (pc.structure_, 2, pc.leaf_types_, pc.n_categories_, 40, "float32", CPU)
     needed = check_memory(*args, available=10**12)
     assert check_memory(*args, available=needed) == needed
-    with pytest.raises(ValueError, match=r"only 0\.0 GiB is available on the cpu"):
+    message = r"only [\d.]+ KiB \([\d,]+ bytes\) is available on the cpu; lower n_latents \(now 2\)"
+    with pytest.raises(ValueError, match=message):
         check_memory(*args, available=needed - 1)
 
 

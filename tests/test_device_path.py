@@ -12,6 +12,8 @@ from numpy.testing import assert_allclose
 
 import skpc.estimator
 from skpc import PCDensityEstimator
+from skpc._validation import memory_needed
+from skpc.engine import Circuit
 from tests.strict_backend import DeviceArray, DeviceLeak, StrictBackend, strict
 
 
@@ -74,3 +76,92 @@ def test_partial_fit_on_the_device_path(strict_gpu):
     gpu = PCDensityEstimator(**kw, device="gpu").partial_fit(X[:150]).partial_fit(X[150:])
     cpu = PCDensityEstimator(**kw).partial_fit(X[:150]).partial_fit(X[150:])
     assert_allclose(gpu.score_samples(X), cpu.score_samples(X), rtol=1e-12)
+
+
+def _queries(est, X, Xq):
+    """Every query's results on ``X`` (``Xq``: rows with column 0 observed)."""
+    mpe, log_prob = est.predict_mpe(X, return_log_prob=True)
+    return {
+        "score_samples": est.score_samples(X),
+        "sample_conditional": est.sample_conditional(X, random_state=2),
+        "predict_mpe": mpe,
+        "mpe_log_prob": log_prob,
+        "conditional_marginals": est.conditional_marginals(X),
+        "conditional_mean": est.conditional_mean(X),
+        "conditional_log_prob": est.conditional_log_prob(Xq, strict.asarray(np.array([0]))
+                                                         if isinstance(Xq, DeviceArray) else [0]),
+    }
+
+
+# -- chunks sized to the device's free memory --------------------------------------------------
+def _free_for_rows(circuit, rows):
+    """Free device bytes with which passes of ``circuit`` run ``rows`` rows at once.
+
+    The stand-in's free memory does not shrink when the model allocates its parameters,
+    so this is the memory needed beyond what the parameters hold.
+    """
+    return memory_needed(circuit.parameter_bytes, circuit.row_bytes, rows) - circuit.parameter_bytes
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch):
+    """The number of rows of every upward pass."""
+    sizes, forward = [], Circuit.forward
+
+    def recording(self, X, mode="sum"):
+        sizes.append(X.shape[0])
+        return forward(self, X, mode)
+
+    monkeypatch.setattr(Circuit, "forward", recording)
+    return sizes
+
+
+@pytest.mark.parametrize("solver", ["anemone", "em", "minibatch_em", "adam"])
+def test_a_device_short_of_memory_runs_in_chunks_with_unchanged_results(
+    strict_gpu, monkeypatch, batch_sizes, solver
+):
+    X = _data()
+    kw = dict(n_latents=3, max_iter=2, batch_size=64, solver=solver, random_state=0, dtype="float64")
+    cpu = PCDensityEstimator(**kw).fit(X)
+    expected = _queries(cpu, X[:40], X[~np.isnan(X[:, 0])][:40])
+    batch_sizes.clear()
+    monkeypatch.setattr(StrictBackend, "free_bytes", _free_for_rows(cpu.circuit_, 7))
+    gpu = PCDensityEstimator(**kw, device="gpu").fit(X)
+    assert gpu.batch_size == 64  # the learning rule's mini-batch is unchanged ...
+    assert max(batch_sizes) == 7  # ... its flows are summed over chunks of 7 rows
+    assert_allclose(gpu.history_["train_loglik"], cpu.history_["train_loglik"], rtol=1e-12)
+    got = _queries(gpu, X[:40], X[~np.isnan(X[:, 0])][:40])
+    assert max(batch_sizes) == 7
+    # Draws depend on how the rows are chunked (the same distribution, other random numbers).
+    filled = got.pop("sample_conditional")
+    assert not np.isnan(filled).any() and np.array_equal(filled[~np.isnan(X[:40])], X[:40][~np.isnan(X[:40])])
+    del expected["sample_conditional"]
+    for name, value in got.items():
+        assert_allclose(value, expected[name], rtol=1e-10, err_msg=name)
+    assert gpu.sample(50, random_state=1).shape == (50, 4)
+
+
+def test_a_device_too_small_for_one_row_is_refused_with_the_numbers(strict_gpu, monkeypatch):
+    X = _data()
+    kw = dict(n_latents=3, max_iter=1, batch_size=64, random_state=0, dtype="float64")
+    circuit = PCDensityEstimator(**kw).fit(X).circuit_
+    params, row = circuit.parameter_bytes, circuit.row_bytes
+    needed = memory_needed(params, row, 1)
+    monkeypatch.setattr(StrictBackend, "free_bytes", needed - 1)
+    with pytest.raises(ValueError) as info:
+        PCDensityEstimator(**kw, device="gpu").fit(X)
+    message = str(info.value)
+    free = f"({needed - 1:,} bytes) is available on the gpu"
+    for part in ("n_latents=3", "4 variables", f"({needed:,} bytes;", free, "lower n_latents (now 3)",
+                 "device='cpu'", "dtype='float32'"):
+        assert part in message
+    # A fitted model on a GPU whose free memory has since shrunk: its queries refuse too.
+    monkeypatch.setattr(StrictBackend, "free_bytes", needed)
+    gpu = PCDensityEstimator(**kw, device="gpu").fit(X)
+    short = needed - params - 1  # what the pass needs beyond the parameters, less one byte
+    monkeypatch.setattr(StrictBackend, "free_bytes", short)
+    with pytest.raises(ValueError, match=rf"\({needed - params:,} bytes, beyond the .* it holds;.* "
+                                         rf"\({short:,} bytes\) is available on the gpu"):
+        gpu.score_samples(X)
+    monkeypatch.setattr(StrictBackend, "free_bytes", short + 1)
+    assert_allclose(gpu.score_samples(X), PCDensityEstimator(**kw).fit(X).score_samples(X), rtol=1e-12)

@@ -5,7 +5,7 @@ linear space described in layers.py): input layers fill the first rows, then eac
 layer (all regions of one height and one shape) writes a contiguous block of rows. The
 backward pass walks the same layers in reverse with a buffer of flows of the same shape.
 Passes over more rows than one batch run in chunks, so memory is O(batch x units)
-whatever the data size.
+whatever the data size; on a GPU the chunks are also sized to its free memory.
 """
 
 from collections import defaultdict
@@ -13,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 from skpc._backend import CPU
+from skpc._validation import MIN_CHUNK_ROWS, circuit_bytes, rows_that_fit
 from skpc.engine.layers import SumLayer
 
 
@@ -99,6 +100,13 @@ class Circuit:
             )
         self.n_rows = len(row)
         self.root_row = row[graph.root]
+        n_categories = np.zeros(self.n_variables, dtype=np.int64)
+        for leaf in self.leaves:
+            if leaf.kind == "categorical":
+                n_categories[leaf.variables] = leaf.n_categories
+        # Bytes of the parameters and of one row's workspace, for sizing chunks on a GPU.
+        self.parameter_bytes, self.row_bytes = circuit_bytes(
+            graph, self.n_units, leaf_kinds, n_categories, 1, self.dtype)
         written = {self.root_row}
         for layer in self.sum_layers[::-1]:
             layer.plan_flow_writes(written)
@@ -179,18 +187,35 @@ class Circuit:
     def flows(self, X, batch_size, rows=None):
         """Statistics and summed log-likelihood of the host rows ``X[rows]``, in chunks.
 
-        This is the E-step of full-batch EM; statistics of pieces of a data set add up, so
-        the pieces can be processed anywhere (see the dask integration).
+        This is the E-step of full-batch EM, and of one mini-batch (``batch_size`` rows or
+        more: a batch too large for the GPU's free memory runs in chunks). Statistics of
+        pieces of a data set add up, so the pieces can be processed anywhere (see the dask
+        integration). The log-likelihood stays on the device (a 0-d array).
         """
         rows = np.arange(X.shape[0]) if rows is None else rows
         stats, total = self.new_stats(), 0.0
         for sl in self.chunks(len(rows), batch_size):
             total += self.accumulate(self.to_device(X[rows[sl]]), stats).sum()
-        return stats, float(self.backend.to_numpy(total))  # one transfer per pass
+        return stats, total
 
     def chunks(self, n, batch_size):
-        for start in range(0, n, batch_size):
-            yield slice(start, min(n, start + batch_size))
+        """Slices of ``batch_size`` rows covering ``range(n)``; fewer on a GPU short of memory.
+
+        On a GPU a chunk holds as many rows as its free memory allows
+        (:func:`~skpc._validation.rows_that_fit`); when not even ``MIN_CHUNK_ROWS`` fit,
+        a ValueError says how much memory is needed and what to change.
+        """
+        size = self.rows_per_chunk(min(batch_size, n)) if n else 1
+        for start in range(0, n, size):
+            yield slice(start, min(n, start + size))
+
+    def rows_per_chunk(self, rows):
+        """``rows``, or on a GPU the most rows up to that whose pass fits its free memory."""
+        if self.backend.name == "cpu" or rows in self._workspaces:
+            return rows
+        return rows_that_fit(rows, self.parameter_bytes, self.row_bytes, self.backend.available_memory(),
+                             MIN_CHUNK_ROWS, held=self.parameter_bytes, n_latents=self.n_units,
+                             n_variables=self.n_variables, dtype=self.dtype, device=self.backend.name)
 
     def log_likelihood(self, X, batch_size):
         """Per-sample log-likelihood of ``X`` (a backend array), in chunks."""
