@@ -2,12 +2,15 @@
 
 Everything else in skpc is written against ``backend.xp`` and the few helpers here
 (host/device moves, random numbers, scatter-add) that the array API standard lacks.
-cupy is imported here and nowhere else.
+cupy is imported here and nowhere else. It also holds the rule that decides where
+results go (:func:`to_output`): numpy by default, device arrays under scikit-learn's
+array-API dispatch.
 """
 
 import os
 
 import numpy as np
+from sklearn import get_config
 
 _GPU_HINT = (
     "device='gpu' needs cupy and a CUDA device; install them with "
@@ -123,6 +126,49 @@ def get_backend(device):
             raise ValueError(_GPU_HINT)
         return CPU
     raise ValueError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}.")
+
+
+def is_device_array(a):
+    """True for an array in GPU memory (a cupy array: it has the CUDA array interface)."""
+    return hasattr(a, "__cuda_array_interface__")
+
+
+def to_host(a):
+    """``a`` copied to the host when it is a device array; anything else as it is.
+
+    Inputs are validated, and the queries' host-side work done, on the host: a device
+    array given to skpc is copied there once (the circuit's passes still run on the
+    model's device).
+    """
+    return a.get() if is_device_array(a) else a
+
+
+def to_output(out, X, backend):
+    """Results of a query on ``X`` where the user expects them; the one rule for outputs.
+
+    Results are numpy arrays, except under scikit-learn's array-API dispatch
+    (``sklearn.set_config(array_api_dispatch=True)``) when the model lives on the GPU and
+    ``X`` is a device array: then they are device arrays on the model's device, as
+    scikit-learn's array-API estimators return results in their input's namespace.
+    ``X=None`` stands for a query without input (``sample``): its results stay on the
+    GPU whenever dispatch is on and the model lives there. A model on the CPU always
+    returns numpy: move it with ``skpc.load(path, device="gpu")`` or fit it there.
+
+    Parameters
+    ----------
+    out : ndarray or tuple of ndarray
+        The results, on the host.
+    X : array-like or None
+        The query's input as the user gave it.
+    backend : Backend
+        The model's backend.
+    """
+    on_device = (
+        backend.name != "cpu" and get_config()["array_api_dispatch"] and (X is None or is_device_array(X))
+    )
+    if not on_device:
+        return out
+    return tuple(backend.asarray(a) for a in out) if isinstance(out, tuple) else backend.asarray(out)
 
 
 def _backend_from_name(name):

@@ -15,6 +15,8 @@ those flows sum to one over the input units of v. So
 
 import numpy as np
 
+from skpc._backend import to_host
+
 
 def marginals(est, X, columns=None):
     """Conditional marginals of every column given the observed entries of its row.
@@ -161,7 +163,7 @@ def _local_search(est, X, Y, max_sweeps=20, rtol=1e-5):
 def column_mask(spec, shape, name):
     """A boolean mask of ``shape`` from column indices or a (broadcastable) boolean mask."""
     n, d = shape
-    spec = np.asarray(spec)
+    spec = np.asarray(to_host(spec))
     if spec.dtype == bool:
         if spec.shape not in ((d,), (n, d)):
             raise ValueError(

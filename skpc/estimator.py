@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from skpc import _dask, _queries
-from skpc._backend import get_backend
+from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
 from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
 from skpc.engine import Circuit
@@ -126,8 +126,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         ``1`` prints one line per epoch.
     device : {"cpu", "gpu", "auto"}, default="cpu"
         Where the circuit lives and computes (``"auto"``: the GPU when cupy finds one).
-        On the GPU, passes run in chunks of at most ``batch_size`` rows sized to the free
-        device memory.
+        Inputs may be numpy or device (cupy) arrays; results are numpy arrays, except
+        under scikit-learn's array-API dispatch
+        (``sklearn.set_config(array_api_dispatch=True)``) with a model on the GPU: then
+        queries on device input return device arrays, and so does ``sample``. On the GPU,
+        passes run in chunks of at most ``batch_size`` rows sized to the free device
+        memory.
     dtype : {"float32", "float64"}, default="float32"
     structure_params : dict or None, default=None
         Options of the structure builder. ``"rat"``: ``depth`` (None) and
@@ -255,6 +259,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
     # -- input checks -------------------------------------------------------------------------
     def _validate_X(self, X, reset):
+        X = to_host(X)  # validation runs on the host (see to_host)
         check_input_types(X)
         X = validate_data(
             self, X, reset=reset, dtype=KEPT_DTYPES, ensure_all_finite=False,
@@ -584,12 +589,17 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
+            A device array under array-API dispatch for device input (see ``device``).
         """
+        return self._output(self._scores(X), X)
+
+    def _scores(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         self._check_categories(X)
         return self._log_likelihood(X)
 
+    @_one_blas_thread
     def score(self, X, y=None):
         """Mean per-sample log-likelihood of ``X``.
 
@@ -603,7 +613,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         -------
         score : float
         """
-        return float(np.mean(self.score_samples(X)))
+        return float(np.mean(self._scores(X)))
 
     @_one_blas_thread
     def sample(self, n_samples=1, random_state=None):
@@ -617,13 +627,16 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-            Categorical columns hold their integer categories (as floats).
+            Categorical columns hold their integer categories (as floats). A numpy array,
+            or a device array when the model lives on the GPU and array-API dispatch is on
+            (``sklearn.set_config(array_api_dispatch=True)``): with no input to follow,
+            samples stay where the model is.
         """
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         empty = np.full((n_samples, self.n_features_in_), np.nan)
-        return self._descend(empty, "sample", random_state)
+        return self._output(self._descend(empty, "sample", random_state), None)
 
     def _descend(self, X, mode, random_state):
         circuit = self.circuit_
@@ -721,6 +734,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         return load(path, device=device)
 
     # -- conditional queries (implemented in skpc/_queries.py) -----------------------------------
+    def _output(self, out, X):
+        """Query results for the input ``X`` as given: numpy, or device arrays (``to_output``)."""
+        return to_output(out, X, self.circuit_.backend)
+
     def _check_query_X(self, X):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
@@ -744,7 +761,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         -------
         X_filled : ndarray of shape (n_samples, n_features)
         """
-        return self._descend(self._check_query_X(X), "sample", random_state)
+        return self._output(self._descend(self._check_query_X(X), "sample", random_state), X)
 
     @_one_blas_thread
     def predict_mpe(self, X, return_log_prob=False, exact_limit=4096):
@@ -777,11 +794,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             Gaussian columns) of each completed row; subtract ``score_samples(X)`` for the
             conditional one.
         """
-        X = self._check_query_X(X)
+        X_host = self._check_query_X(X)
         if not isinstance(exact_limit, Integral) or exact_limit < 0:
             raise ValueError(f"exact_limit must be a non-negative integer, got {exact_limit!r}.")
-        out = _queries.mpe(self, X, exact_limit)
-        return (out, self._log_likelihood(out)) if return_log_prob else out
+        out = _queries.mpe(self, X_host, exact_limit)
+        return self._output((out, self._log_likelihood(out)) if return_log_prob else out, X)
 
     @_one_blas_thread
     def conditional_marginals(self, X):
@@ -801,7 +818,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             categorical entry, a one-hot of the value for an observed one, zeros for
             Gaussian columns.
         """
-        return _queries.marginals(self, self._check_query_X(X))[0]
+        return self._output(_queries.marginals(self, self._check_query_X(X))[0], X)
 
     @_one_blas_thread
     def conditional_mean(self, X):
@@ -818,7 +835,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         -------
         X_filled : ndarray of shape (n_samples, n_features)
         """
-        return _queries.marginals(self, self._check_query_X(X))[1]
+        return self._output(_queries.marginals(self, self._check_query_X(X))[1], X)
 
     @_one_blas_thread
     def conditional_log_prob(self, X, query, evidence=None):
@@ -841,4 +858,4 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
-        return _queries.conditional_log_prob(self, self._check_query_X(X), query, evidence)
+        return self._output(_queries.conditional_log_prob(self, self._check_query_X(X), query, evidence), X)

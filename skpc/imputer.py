@@ -6,6 +6,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skpc import _queries
+from skpc._backend import to_host, to_output
 from skpc.estimator import PCDensityEstimator
 
 #: Parameters passed through to the inner PCDensityEstimator.
@@ -121,7 +122,7 @@ device, dtype
 
     def _validate(self, X, reset):
         return validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
+            self, to_host(X), reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -155,24 +156,26 @@ device, dtype
         Returns
         -------
         X_filled : ndarray of shape (n_samples, n_features)
-            Observed entries are returned unchanged.
+            Observed entries are returned unchanged. A device array under array-API
+            dispatch for device input when the circuit lives on the GPU (see
+            :class:`~skpc.PCDensityEstimator`'s ``device``).
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X_host = self._validate(X, reset=False)
         est = self.estimator_
-        est._check_categories(X)
-        if not np.isnan(X).any():
-            return X.copy()
-        if self.strategy == "mpe":
-            out = est.predict_mpe(X)
+        est._check_categories(X_host)
+        if not np.isnan(X_host).any():
+            out = X_host.copy()
+        elif self.strategy == "mpe":
+            out = est.predict_mpe(X_host)
         elif self.strategy == "sample":
-            out = est.sample_conditional(X, random_state=self.random_state)
+            out = est.sample_conditional(X_host, random_state=self.random_state)
         else:
-            proba, out = _queries.marginals(est, est._check_query_X(X))
+            proba, out = _queries.marginals(est, est._check_query_X(X_host))
             if self.strategy == "mode":
                 categorical = est.n_categories_ > 0
                 out[:, categorical] = proba[:, categorical].argmax(axis=2)
-        return out.astype(X.dtype, copy=False)
+        return to_output(out.astype(X_host.dtype, copy=False), X, est.circuit_.backend)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

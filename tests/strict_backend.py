@@ -7,8 +7,9 @@ host ndarrays, and implicit conversion to Python numbers or lists (``float``,
 back to the host is ``Backend.to_numpy`` (``.get()``). Running the estimator on this
 backend makes a host/device leak fail on a machine without a GPU.
 
-The free device memory the backend reports is :attr:`StrictBackend.free_bytes` (None:
-unknown), so tests can make the "GPU" small.
+Like cupy's arrays, device arrays carry ``__cuda_array_interface__`` (how skpc recognises
+device input). The free device memory the backend reports is
+:attr:`StrictBackend.free_bytes` (None: unknown), so tests can make the "GPU" small.
 """
 
 import numpy as np
@@ -73,6 +74,12 @@ class DeviceArray(np.ndarray):
         if isinstance(key, np.ndarray) and not isinstance(key, DeviceArray) and key.dtype != bool:
             raise DeviceLeak("a device array indexed by a host array")
         return super().__getitem__(_host(key) if isinstance(key, tuple) else key)
+
+    @property
+    def __cuda_array_interface__(self):
+        # What cupy's arrays expose; the pointer is a host one, never to be used as CUDA's.
+        return {"shape": self.shape, "typestr": self.dtype.str, "data": (self.ctypes.data, False),
+                "version": 3}
 
     def get(self):
         """The explicit transfer to the host (cupy's ``.get()``)."""

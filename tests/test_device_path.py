@@ -9,9 +9,10 @@ equal the CPU ones exactly.
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn import config_context
 
 import skpc.estimator
-from skpc import PCDensityEstimator
+from skpc import PCDensityEstimator, PCImputer
 from skpc._validation import memory_needed
 from skpc.engine import Circuit
 from tests.strict_backend import DeviceArray, DeviceLeak, StrictBackend, strict
@@ -78,6 +79,19 @@ def test_partial_fit_on_the_device_path(strict_gpu):
     assert_allclose(gpu.score_samples(X), cpu.score_samples(X), rtol=1e-12)
 
 
+# -- where results go: numpy, or device arrays under array-API dispatch --------------------------
+@pytest.fixture
+def dispatch(monkeypatch):
+    """``sklearn.config_context(array_api_dispatch=True)``; scikit-learn asks for SCIPY_ARRAY_API=1."""
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    try:
+        with config_context(array_api_dispatch=True):
+            pass
+    except ImportError as e:  # scipy older than scikit-learn's array API support needs
+        pytest.skip(str(e))
+    return lambda: config_context(array_api_dispatch=True)
+
+
 def _queries(est, X, Xq):
     """Every query's results on ``X`` (``Xq``: rows with column 0 observed)."""
     mpe, log_prob = est.predict_mpe(X, return_log_prob=True)
@@ -91,6 +105,69 @@ def _queries(est, X, Xq):
         "conditional_log_prob": est.conditional_log_prob(Xq, strict.asarray(np.array([0]))
                                                          if isinstance(Xq, DeviceArray) else [0]),
     }
+
+
+@pytest.fixture
+def fitted_pair(strict_gpu):
+    X = _data()
+    kw = dict(n_latents=3, max_iter=2, batch_size=64, random_state=0, dtype="float64")
+    return X, PCDensityEstimator(**kw).fit(X), PCDensityEstimator(**kw, device="gpu").fit(X)
+
+
+def test_results_stay_on_the_device_under_array_api_dispatch(fitted_pair, dispatch):
+    X, cpu, gpu = fitted_pair
+    Xq = X[~np.isnan(X[:, 0])][:20]
+    expected = _queries(cpu, X[:20], Xq)
+    with dispatch():
+        got = _queries(gpu, strict.asarray(X[:20]), strict.asarray(Xq))
+        score = gpu.score(strict.asarray(X))
+        samples = gpu.sample(30, random_state=1)
+        host_input = gpu.score_samples(X[:20])
+    for name, value in got.items():
+        assert isinstance(value, DeviceArray), name
+        assert_allclose(value.get(), expected[name], rtol=1e-12, err_msg=name)
+    assert type(score) is float and score == pytest.approx(cpu.score(X), rel=1e-12)
+    assert isinstance(samples, DeviceArray)
+    assert_allclose(samples.get(), cpu.sample(30, random_state=1))
+    assert type(host_input) is np.ndarray  # numpy input: numpy results, dispatch or not
+
+
+def test_device_input_without_dispatch_gives_numpy(fitted_pair):
+    X, cpu, gpu = fitted_pair
+    Xq = X[~np.isnan(X[:, 0])][:20]
+    expected = _queries(cpu, X[:20], Xq)
+    for model in (gpu, cpu):  # device input is moved as needed, to either model
+        got = _queries(model, strict.asarray(X[:20]), strict.asarray(Xq))
+        for name, value in got.items():
+            assert type(value) is np.ndarray, name
+            assert_allclose(value, expected[name], rtol=1e-12, err_msg=name)
+    assert type(gpu.sample(5, random_state=0)) is np.ndarray
+
+
+def test_a_cpu_model_returns_numpy_under_dispatch(fitted_pair, dispatch):
+    X, cpu, _ = fitted_pair
+    with dispatch():
+        scores = cpu.score_samples(strict.asarray(X))
+        samples = cpu.sample(5, random_state=0)
+    assert type(scores) is np.ndarray and type(samples) is np.ndarray
+    assert_allclose(scores, cpu.score_samples(X))
+
+
+@pytest.mark.parametrize("strategy", ["mode", "mpe", "mean", "sample"])
+def test_imputer_transform_follows_the_same_rule(strict_gpu, dispatch, strategy):
+    X = _data()
+    kw = dict(strategy=strategy, n_latents=3, max_iter=2, batch_size=64, random_state=0, dtype="float64")
+    cpu = PCImputer(**kw).fit(X)
+    gpu = PCImputer(**kw, device="gpu").fit(strict.asarray(X))  # fit takes device input too
+    expected = cpu.transform(X[:30])
+    with dispatch():
+        on_device = gpu.transform(strict.asarray(X[:30]))
+        complete = gpu.transform(strict.asarray(np.nan_to_num(X[:30])))
+    assert isinstance(on_device, DeviceArray) and isinstance(complete, DeviceArray)
+    assert_allclose(on_device.get(), expected)
+    off = gpu.transform(strict.asarray(X[:30]))
+    assert type(off) is np.ndarray
+    assert_allclose(off, expected)
 
 
 # -- chunks sized to the device's free memory --------------------------------------------------
