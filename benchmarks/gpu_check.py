@@ -48,11 +48,11 @@ def rows_per_second(est, X):
     return len(X) / (time.perf_counter() - t)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", type=int, nargs="+", default=[32, 128, 512])
     parser.add_argument("--synthetic-rows", type=int, default=1_000_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     gpu = get_backend("gpu")  # raises with install instructions when there is no GPU
     print("device:", gpu.device_name())
     X, X_test = load_debd("plants"), load_debd("plants", "test")
