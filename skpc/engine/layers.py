@@ -32,6 +32,14 @@ def _ref_rows(ref, xp):
     return ref
 
 
+#: Initial log-weights are uniform on [-spread, 0]. Kronecker layers mix k^2 products, and
+#: from near-uniform weights the k sum units of a region stay near-identical for many
+#: epochs (a symmetric plateau); a wider spread breaks the symmetry. Chosen on validation
+#: data (benchmarks/RESULTS_structures.md): Poon-Domingos and RAT-SPN on digits gain 4-6
+#: nats, while for Hadamard (HCLT) layers the wider spread overfits jester and dna.
+INIT_LOG_SPREAD = {"hadamard": 2.0, "kronecker": 8.0}
+
+
 def underflow_guard(dtype):
     """Below this maximum a mixed value may have lost terms to underflow."""
     info = np.finfo(dtype)
@@ -69,7 +77,7 @@ class SumLayer:
         self.part_size = n_units if product == "hadamard" else n_units * n_units
         self.n_in = self.part_size * len(parts)
         self.guard = underflow_guard(self.dtype)
-        w = np.exp(-2.0 * rng.random((self.n_folds, n_out, self.n_in)))
+        w = np.exp(-INIT_LOG_SPREAD[product] * rng.random((self.n_folds, n_out, self.n_in)))
         self.set_params((xp.asarray(w.astype(self.dtype)),), normalise=True)
 
     def plan_flow_writes(self, written):
