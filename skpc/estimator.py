@@ -20,7 +20,7 @@ from skpc._validation import check_input_types, check_memory, check_values, colu
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian
 from skpc.solvers import SOLVERS, step_size_at
-from skpc.structures import RegionGraph, hclt, poon_domingos, rat_spn
+from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn
 
 #: Input dtypes used as they are (no copy of a large array or memmap); others become
 #: float64. Batches are converted to the circuit's dtype one at a time.
@@ -127,7 +127,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     device : {"cpu", "gpu", "auto"}, default="cpu"
     dtype : {"float32", "float64"}, default="float32"
     structure_params : dict or None, default=None
-        Options of the structure builder. ``"rat"``: ``depth`` (None) and
+        Options of the structure builder. ``"hclt"``: ``n_components`` (1); more than
+        one builds a mixture of that many HCLTs (:func:`~skpc.structures.hclt_mixture`:
+        the first tree from the data, the others from bootstrap resamples drawn from
+        ``random_state``), mixed by a root sum. ``"rat"``: ``depth`` (None) and
         ``n_repetitions`` (4); the random trees are drawn from ``random_state``.
         ``"pd"``: ``image_shape`` (a square image when the number of columns is a
         square) and ``delta`` ((4, 2)).
@@ -320,10 +323,15 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         elif self.structure in ("rat", "pd"):
             graph = self._build_structure(X.shape[1], rng)
         else:
+            n_components = self._structure_params()["n_components"]
             # Mutual information needs pairwise counts only: a sample of rows suffices.
             sample = X if X.shape[0] <= MAX_STRUCTURE_ROWS else X[np.sort(
                 rng.choice(X.shape[0], MAX_STRUCTURE_ROWS, replace=False))]
-            graph = hclt(sample, np.where(self.leaf_types_ == "categorical", self.n_categories_, 0))
+            n_cat = np.where(self.leaf_types_ == "categorical", self.n_categories_, 0)
+            if n_components == 1:
+                graph = hclt(sample, n_cat)
+            else:
+                graph = hclt_mixture(np.asarray(sample), n_components, n_cat, random_state=rng)
         summary = column_summary(X) if summary is None else summary
         mean, std = summary["mean"], np.where(summary["std"] > 0, summary["std"], 1.0)
 
@@ -510,7 +518,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         solver = SOLVERS[self.solver](self.pseudocount)
         shuffle = _child_generator(rng)
         history = {"train_loglik": [], "valid_loglik": [], "seconds": []}
-        best, best_params, stale, start = -np.inf, None, 0, time.perf_counter()
+        best, best_epoch, best_params, stale, start = -np.inf, -1, None, 0, time.perf_counter()
         self.converged_ = False
         for epoch in range(self.max_iter):
             total = run_epoch(solver, shuffle, epoch)
@@ -527,16 +535,18 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             self.n_iter_ = epoch + 1
             self._checkpoint = self._snapshot(history)  # before the epoch is reported done
             self._report(history, epoch)
-            if score > best + self.tol:
-                best, stale = score, 0
+            # As scikit-learn's MLP: the patience counts epochs without a gain above tol
+            # over the best score, and the best epoch's parameters are kept, even one
+            # whose gain was below tol.
+            stale = 0 if score > best + self.tol else stale + 1
+            if score > best:
+                best, best_epoch = score, epoch
                 if X_valid is not None:
                     best_params = [tuple(p.copy() for p in params) for params in circuit.get_params()]
-            else:
-                stale += 1
-                if stale >= self.n_iter_no_change:
-                    self.converged_ = True
-                    break
-        if best_params is not None and score < best:
+            if stale >= self.n_iter_no_change:
+                self.converged_ = True
+                break
+        if best_params is not None and best_epoch != epoch:
             circuit.set_params(best_params)
         if not history["valid_loglik"]:
             del history["valid_loglik"]
@@ -631,10 +641,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             out[sl] = backend.to_numpy(circuit.descend(circuit.to_device(X[sl]), mode, rng))
         return out
 
-    def _build_structure(self, d, rng):
-        """The region graph of ``structure="rat"`` or ``"pd"`` over ``d`` columns."""
+    def _structure_params(self, d=None):
+        """``structure_params`` completed with the defaults of the named structure."""
         params = dict(self.structure_params or {})
-        if self.structure == "rat":
+        if self.structure == "hclt":
+            allowed = {"n_components": 1}
+        elif self.structure == "rat":
             allowed = {"depth": None, "n_repetitions": 4}
         else:
             side = int(round(np.sqrt(d)))
@@ -646,6 +658,15 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 f"expected some of {sorted(allowed)}."
             )
         params = {**allowed, **params}
+        if self.structure == "hclt":
+            m = params["n_components"]
+            if not isinstance(m, Integral) or isinstance(m, bool) or m < 1:
+                raise ValueError(f"structure_params['n_components'] must be a positive integer, got {m!r}.")
+        return params
+
+    def _build_structure(self, d, rng):
+        """The region graph of ``structure="rat"`` or ``"pd"`` over ``d`` columns."""
+        params = self._structure_params(d)
         if self.structure == "rat":
             return rat_spn(d, params["depth"], params["n_repetitions"], rng)
         if params["image_shape"] is None or int(np.prod(params["image_shape"])) != d:
