@@ -9,6 +9,7 @@ Usage::
 
     python benchmarks/tune_defaults.py --grid steps --datasets nltcs plants dna --epochs 30 --jobs 2
     python benchmarks/tune_defaults.py --grid anemone --base '{"step_size": 0.8}' ...
+    python benchmarks/tune_defaults.py --grid issue4_candidates --pick 0 1 2 --datasets plants --epochs 50
 
 Results are appended as JSON lines to ``benchmarks/results/tune_<grid>.jsonl``.
 """
@@ -55,6 +56,28 @@ GRIDS = {
         {"solver": "minibatch_em", "step_size": 1.0, "batch_size": 512, "schedule": "cosine",
          "pseudocount": 0.001},
     ],
+    # Issue 4 ("defaults that win"): capacity and smoothing around the current defaults
+    # (anemone a=1.0 cosine, batch 512, pseudocount 0.001), screened on dna and jester.
+    "issue4": [
+        {"solver": "anemone"},
+        {"solver": "anemone", "n_latents": 16},
+        {"solver": "anemone", "pseudocount": 0.01},
+        *({"solver": "anemone", "components": m, "n_latents": k}
+          for m, k in [(4, 16), (4, 12), (8, 8), (2, 24)]),
+        {"solver": "anemone", "components": 4, "n_latents": 16, "pseudocount": 0.01},
+    ],
+    # Second pass, after "issue4" showed that more, smaller HCLTs help on dna.
+    "issue4_mix": [
+        *({"solver": "anemone", "components": m, "n_latents": k}
+          for m, k in [(8, 8), (8, 4), (16, 4), (16, 8), (8, 12), (32, 2)]),
+        {"solver": "anemone", "components": 8, "n_latents": 8, "pseudocount": 0.01},
+    ],
+    # The candidates of the two passes above, on the other data sets.
+    "issue4_candidates": [
+        {"solver": "anemone"},
+        *({"solver": "anemone", "components": m, "n_latents": k}
+          for m, k in [(4, 16), (8, 8), (8, 4), (16, 4)]),
+    ],
 }
 
 
@@ -96,12 +119,15 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--base", type=json.loads, default={},
                         help="settings shared by all configurations (JSON)")
+    parser.add_argument("--pick", type=int, nargs="+", default=None,
+                        help="run only these configurations of the grid (0-based positions)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     out = Path(args.out or HERE / "results" / f"tune_{args.grid}.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tasks = [(d, c, s) for c in GRIDS[args.grid] for d in args.datasets for s in range(args.seeds)]
+    grid = GRIDS[args.grid] if args.pick is None else [GRIDS[args.grid][i] for i in args.pick]
+    tasks = [(d, c, s) for c in grid for d in args.datasets for s in range(args.seeds)]
     # Largest first, so that the pool's tail is short.
     cost = {"nltcs": 1, "dna": 1.2, "jester": 3, "plants": 4, "baudio": 5}
     tasks.sort(key=lambda t: -cost.get(t[0], 1) * (t[1].get("n_latents", 32) / 32) ** 2)

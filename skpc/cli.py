@@ -152,19 +152,31 @@ def _structure_choices():
     return sorted(next(c.options for c in constraints if isinstance(c, StrOptions)))
 
 
+def _int_or_auto(text):
+    """``--n-latents``, ``--max-iter``: an integer or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {text!r}") from None
+
+
 def _add_model_flags(p, max_iter):
     p.add_argument("--structure", default="hclt", choices=_structure_choices(), help="circuit structure")
     p.add_argument("--solver", default="anemone", choices=sorted(SOLVERS), help="parameter-learning rule")
-    p.add_argument("--n-latents", type=int, default=32, metavar="K", help="units per region")
+    p.add_argument("--n-latents", type=_int_or_auto, default="auto", metavar="K",
+                   help="units per region, or 'auto' (the estimator's rule)")
     p.add_argument("--batch-size", type=int, default=512, metavar="B", help="rows per mini-batch")
     p.add_argument(
         "--step-size",
         type=float,
-        default=0.4,
+        default=PCDensityEstimator().step_size,
         metavar="A",
-        help="step size of the mini-batch solvers",
+        help="step size of the mini-batch solvers (default: the estimator's)",
     )
-    p.add_argument("--max-iter", type=int, default=max_iter, metavar="N", help="number of epochs")
+    p.add_argument("--max-iter", type=_int_or_auto, default=max_iter, metavar="N",
+                   help="number of epochs, or 'auto' (the estimator's rule)")
     p.add_argument("--random-state", type=int, default=0, metavar="SEED", help="random seed")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="floating-point type")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress lines")
@@ -251,7 +263,7 @@ def cmd_info(args):
             f"{est.n_features_in_} ({kinds.count('categorical')} categorical, "
             f"{kinds.count('gaussian')} gaussian)",
         ),
-        ("n_latents", est.n_latents),
+        ("n_latents", est.n_latents_),
         ("parameters", f"{est.circuit_.n_parameters():,}"),
         ("solver", f"{est.solver}, {est.n_iter_} epochs, converged: {'yes' if est.converged_ else 'no'}"),
         ("train log-lik", f"{hist['train_loglik'][-1]:.4f} nats per sample (last epoch)"),
@@ -321,7 +333,7 @@ def build_parser():
     p = _subcommand(sub, cmd_fit, "learn a circuit from data and write a model file")
     p.add_argument("data", metavar="DATA", help=data_help + " (a bundled name means its train split)")
     p.add_argument("-o", "--output", default="model.skpc", metavar="MODEL", help="model file to write")
-    _add_model_flags(p, max_iter=50)
+    _add_model_flags(p, max_iter="auto")
 
     p = _subcommand(
         sub, cmd_score, "print the mean log-likelihood of DATA under MODEL (missing values are marginalised)"

@@ -20,7 +20,7 @@ from skpc._validation import check_input_types, check_memory, check_values, colu
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian
 from skpc.solvers import SOLVERS, step_size_at
-from skpc.structures import RegionGraph, hclt, poon_domingos, rat_spn
+from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn
 
 #: Input dtypes used as they are (no copy of a large array or memmap); others become
 #: float64. Batches are converted to the circuit's dtype one at a time.
@@ -32,6 +32,20 @@ MAX_STRUCTURE_ROWS = 200_000
 #: Integer-valued columns with at most this many levels (0..K-1) are categorical
 #: under ``leaf="auto"``.
 AUTO_MAX_CATEGORIES = 64
+
+#: ``structure="hclt"`` with ``n_latents="auto"``: a mixture of HCLTs with 16 states per
+#: latent from this many training rows on, 8 below (where bigger trees overfit); with
+#: ``n_components="auto"`` too, AUTO_HCLT_STATES // n_latents trees (4 or 8). Chosen on
+#: the validation sets of the five debd data sets (benchmarks/RESULTS_learning.md).
+AUTO_MANY_ROWS = 5000
+AUTO_HCLT_STATES = 64
+
+#: ``n_latents="auto"`` for a single HCLT and for the other structures.
+DEFAULT_LATENTS = 32
+
+#: ``max_iter="auto"``: epochs from AUTO_MANY_ROWS training rows on, and below (small
+#: data sets overfit after fewer passes; the cosine schedule then decays sooner).
+AUTO_EPOCHS, AUTO_EPOCHS_FEW_ROWS = 50, 20
 
 
 def _one_blas_thread(method):
@@ -45,7 +59,9 @@ def _one_blas_thread(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with threadpool_limits(limits=1 if self.n_latents < SMALL_PRODUCTS_BELOW else None, user_api="blas"):
+        k = getattr(self, "n_latents_", self.n_latents)
+        k = DEFAULT_LATENTS if k == "auto" else k
+        with threadpool_limits(limits=1 if k < SMALL_PRODUCTS_BELOW else None, user_api="blas"):
             return method(self, *args, **kwargs)
 
     return wrapper
@@ -76,13 +92,19 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     Parameters
     ----------
     structure : {"hclt", "rat", "pd"} or RegionGraph, default="hclt"
-        The region graph: ``"hclt"`` learns a hidden Chow-Liu tree from the data;
+        The region graph: ``"hclt"`` learns hidden Chow-Liu trees from the data (by
+        default a mixture of several, see ``n_latents`` and ``structure_params``);
         ``"rat"`` builds random balanced binary trees (RAT-SPN,
         :func:`~skpc.structures.rat_spn`); ``"pd"`` builds a Poon-Domingos architecture
         over an image (:func:`~skpc.structures.poon_domingos`); a
         :class:`~skpc.structures.RegionGraph` is used as given (see the second example).
-    n_latents : int, default=32
+    n_latents : "auto" or int, default="auto"
         Units per region (k): the number of states of each hidden variable.
+        ``"auto"``: for ``structure="hclt"`` with more than one tree (the default), 16
+        when there are at least ``AUTO_MANY_ROWS`` (5000) training rows and 8 below
+        (smaller trees overfit small data sets less); 32 for a single HCLT and for
+        the other structures. The value used is ``n_latents_``. A number given here
+        makes the default ``"hclt"`` a single HCLT (see ``structure_params``).
     solver : {"anemone", "minibatch_em", "em", "adam"}, default="anemone"
         Parameter-update rule (see the user guide). ``"adam"`` is the gradient baseline:
         Adam on unnormalised log-weights (and Gaussian means and log-variances), with
@@ -95,11 +117,14 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         in the benchmarks.
     schedule : {"cosine", "constant"}, default="cosine"
         Step-size schedule over the ``max_iter`` epochs; cosine decays to a quarter.
-        The defaults (anemone, step 1.0 with cosine decay, batch 512, 32 latents,
-        pseudocount 0.001) won a validation-set sweep on the five debd data sets
+        The defaults (anemone, step 1.0 with cosine decay, batch 512, pseudocount
+        0.001) won a validation-set sweep on the five debd data sets
         (``benchmarks/RESULTS_learning.md``).
-    max_iter : int, default=50
-        Maximum number of epochs.
+    max_iter : "auto" or int, default="auto"
+        Maximum number of epochs (the length of the step-size schedule). ``"auto"``:
+        50, or 20 when there are fewer than 5000 training rows (small data sets
+        overfit after fewer passes; chosen on validation data). The value used is
+        ``max_iter_``.
     tol : float, default=1e-3
         Convergence threshold on the per-sample log-likelihood gain of an epoch
         (on the validation set when ``early_stopping=True``).
@@ -117,8 +142,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Hold out ``validation_fraction`` of the data, stop when its log-likelihood stops
         improving, and keep the best epoch's parameters.
     validation_fraction : float in (0, 1), default=0.1
-    n_iter_no_change : int, default=3
-        Epochs without a gain above ``tol`` before stopping.
+    n_iter_no_change : int, default=10
+        Epochs without a gain above ``tol`` before stopping (as scikit-learn's MLP).
+        The mini-batch solvers' training log-likelihood can dip for a few epochs while
+        the step size is large (jester: epochs 11-13); with the former default 3 the
+        default fit stopped there (validation -52.82 against -52.68 for the full
+        budget; nltcs stopped at epoch 26, -5.963 against -5.946).
     warm_start : bool, default=False
         Continue from the fitted circuit instead of building a new one.
     random_state : int, RandomState instance or None, default=None
@@ -134,8 +163,17 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         memory.
     dtype : {"float32", "float64"}, default="float32"
     structure_params : dict or None, default=None
-        Options of the structure builder. ``"rat"``: ``depth`` (None) and
-        ``n_repetitions`` (4); the random trees are drawn from ``random_state``.
+        Options of the structure builder. ``"hclt"``: ``n_components`` ("auto"), the
+        number of HCLTs; more than one builds a mixture of HCLTs
+        (:func:`~skpc.structures.hclt_mixture`: the first tree from the data, the
+        others from bootstrap resamples drawn from ``random_state``) mixed by a root
+        sum. ``"auto"``: with ``n_latents="auto"``, 64 hidden states per variable in
+        all: 4 trees of 16 states from 5000 training rows on, 8 trees of 8 states
+        below; with a number ``n_latents``, a single HCLT (1). These sizes and the
+        5000-row rule won a validation-set sweep on the five debd data sets
+        (``benchmarks/RESULTS_learning.md``).
+        ``"rat"``: ``depth`` (None) and ``n_repetitions`` (4); the random trees are
+        drawn from ``random_state``.
         ``"pd"``: ``image_shape`` (a square image when the number of columns is a
         square) and ``delta`` ((4, 2)).
     min_var : float, default=1e-3
@@ -146,6 +184,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     ----------
     circuit_ : Circuit
         The compiled circuit and its parameters.
+    n_latents_ : int
+        Units per region of the circuit (``n_latents`` with ``"auto"`` resolved).
+    max_iter_ : int
+        Epoch budget of the last ``fit`` (``max_iter`` with ``"auto"`` resolved).
     structure_ : RegionGraph
     leaf_types_ : ndarray of str
         Input distribution of each column.
@@ -189,12 +231,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
     _parameter_constraints = {
         "structure": [StrOptions({"hclt", "rat", "pd"}), RegionGraph],
-        "n_latents": [Interval(Integral, 1, None, closed="left")],
+        "n_latents": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "step_size": [Interval(Real, 0, 1, closed="right")],
         "schedule": [StrOptions({"constant", "cosine"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "pseudocount": [Interval(Real, 0, None, closed="left")],
         "n_categories": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), "array-like"],
@@ -214,19 +256,19 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     def __init__(
         self,
         structure="hclt",
-        n_latents=32,
+        n_latents="auto",
         solver="anemone",
         batch_size=512,
         step_size=1.0,
         schedule="cosine",
-        max_iter=50,
+        max_iter="auto",
         tol=1e-3,
         pseudocount=0.001,
         n_categories="auto",
         leaf="auto",
         early_stopping=False,
         validation_fraction=0.1,
-        n_iter_no_change=3,
+        n_iter_no_change=10,
         warm_start=False,
         random_state=None,
         verbose=0,
@@ -319,6 +361,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     # -- building -------------------------------------------------------------------------------
     def _build(self, X, rng, summary=None):
         backend = get_backend(self.device)
+        self.n_latents_ = DEFAULT_LATENTS if self.n_latents == "auto" else self.n_latents
         if isinstance(self.structure, RegionGraph):
             graph = self.structure
             if graph.n_variables != X.shape[1]:
@@ -328,10 +371,15 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         elif self.structure in ("rat", "pd"):
             graph = self._build_structure(X.shape[1], rng)
         else:
+            self.n_latents_, n_components = self._hclt_size(X.shape[0])
             # Mutual information needs pairwise counts only: a sample of rows suffices.
             sample = X if X.shape[0] <= MAX_STRUCTURE_ROWS else X[np.sort(
                 rng.choice(X.shape[0], MAX_STRUCTURE_ROWS, replace=False))]
-            graph = hclt(sample, np.where(self.leaf_types_ == "categorical", self.n_categories_, 0))
+            n_cat = np.where(self.leaf_types_ == "categorical", self.n_categories_, 0)
+            if n_components == 1:
+                graph = hclt(sample, n_cat)
+            else:
+                graph = hclt_mixture(np.asarray(sample), n_components, n_cat, random_state=rng)
         summary = column_summary(X) if summary is None else summary
         mean, std = summary["mean"], np.where(summary["std"] > 0, summary["std"], 1.0)
 
@@ -339,15 +387,15 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             variables = np.asarray(variables)
             if kind == "categorical":
                 n_cat = self.n_categories_[variables]
-                return Categorical(variables, self.n_latents, n_cat, backend, self.dtype, rng)
-            return Gaussian(variables, self.n_latents, backend, self.dtype, rng, min_var=self.min_var,
+                return Categorical(variables, self.n_latents_, n_cat, backend, self.dtype, rng)
+            return Gaussian(variables, self.n_latents_, backend, self.dtype, rng, min_var=self.min_var,
                             data_mean=mean[variables], data_std=std[variables])
 
-        check_memory(graph, self.n_latents, self.leaf_types_, self.n_categories_,
+        check_memory(graph, self.n_latents_, self.leaf_types_, self.n_categories_,
                      min(self.batch_size, X.shape[0]), self.dtype, backend)
         self.structure_ = graph
         self.device_ = backend.name
-        self.circuit_ = Circuit(graph, self.n_latents, make_leaf, self.leaf_types_, backend, self.dtype, rng)
+        self.circuit_ = Circuit(graph, self.n_latents_, make_leaf, self.leaf_types_, backend, self.dtype, rng)
 
     # -- fitting ------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -395,7 +443,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 self._build(X if valid_rows is None else X[rows], rng, summary)
             X_valid = None if valid_rows is None else X[valid_rows]
             self._train(lambda solver, shuffle, epoch: self._run_epoch(
-                X, rows, solver, shuffle, epoch, self.max_iter), len(rows), X_valid, rng)
+                X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng)
 
         return self._interruptible(warm, work)
 
@@ -461,7 +509,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             total = 0.0
             for j in shuffle.permutation(len(blocks)):
                 block = _dask.fetch(blocks[j])
-                total += self._run_epoch(block, np.arange(len(block)), solver, shuffle, epoch, self.max_iter)
+                total += self._run_epoch(block, np.arange(len(block)), solver, shuffle, epoch, self.max_iter_)
             return total
 
         return self._interruptible(warm, lambda: self._train(run_epoch, n, None, rng))
@@ -519,9 +567,13 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         solver = SOLVERS[self.solver](self.pseudocount)
         shuffle = _child_generator(rng)
         history = {"train_loglik": [], "valid_loglik": [], "seconds": []}
-        best, best_params, stale, start = -np.inf, None, 0, time.perf_counter()
+        best, best_epoch, best_params, stale, start = -np.inf, -1, None, 0, time.perf_counter()
         self.converged_ = False
-        for epoch in range(self.max_iter):
+        if self.max_iter == "auto":
+            self.max_iter_ = AUTO_EPOCHS if n >= AUTO_MANY_ROWS else AUTO_EPOCHS_FEW_ROWS
+        else:
+            self.max_iter_ = self.max_iter
+        for epoch in range(self.max_iter_):
             total = run_epoch(solver, shuffle, epoch)
             history["train_loglik"].append(float(circuit.backend.to_numpy(total)) / n)
             history["seconds"].append(time.perf_counter() - start)
@@ -536,23 +588,25 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             self.n_iter_ = epoch + 1
             self._checkpoint = self._snapshot(history)  # before the epoch is reported done
             self._report(history, epoch)
-            if score > best + self.tol:
-                best, stale = score, 0
+            # As scikit-learn's MLP: the patience counts epochs without a gain above tol
+            # over the best score, and the best epoch's parameters are kept, even one
+            # whose gain was below tol.
+            stale = 0 if score > best + self.tol else stale + 1
+            if score > best:
+                best, best_epoch = score, epoch
                 if X_valid is not None:
                     best_params = [tuple(p.copy() for p in params) for params in circuit.get_params()]
-            else:
-                stale += 1
-                if stale >= self.n_iter_no_change:
-                    self.converged_ = True
-                    break
-        if best_params is not None and score < best:
+            if stale >= self.n_iter_no_change:
+                self.converged_ = True
+                break
+        if best_params is not None and best_epoch != epoch:
             circuit.set_params(best_params)
         if not history["valid_loglik"]:
             del history["valid_loglik"]
         self.history_ = history
         if not self.converged_:
             warnings.warn(
-                f"PCDensityEstimator stopped after max_iter={self.max_iter} epochs without converging "
+                f"PCDensityEstimator stopped after max_iter={self.max_iter_} epochs without converging "
                 f"(tol={self.tol}); raise max_iter or tol.",
                 ConvergenceWarning,
             )
@@ -561,10 +615,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         if not self.verbose:
             return
         seconds = history["seconds"][-1]
-        left = seconds / (epoch + 1) * (self.max_iter - epoch - 1)
+        left = seconds / (epoch + 1) * (self.max_iter_ - epoch - 1)
         valid = f"  valid {history['valid_loglik'][-1]:.4f}" if history["valid_loglik"] else ""
         print(
-            f"epoch {epoch + 1:4d}/{self.max_iter}  train {history['train_loglik'][-1]:.4f}{valid}"
+            f"epoch {epoch + 1:4d}/{self.max_iter_}  train {history['train_loglik'][-1]:.4f}{valid}"
             f"  {seconds:7.1f}s  (at most {left:.0f}s left)",
             flush=True,
         )
@@ -648,10 +702,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             out[sl] = backend.to_numpy(circuit.descend(circuit.to_device(X[sl]), mode, rng))
         return out
 
-    def _build_structure(self, d, rng):
-        """The region graph of ``structure="rat"`` or ``"pd"`` over ``d`` columns."""
+    def _structure_params(self, d=None):
+        """``structure_params`` completed with the defaults of the named structure."""
         params = dict(self.structure_params or {})
-        if self.structure == "rat":
+        if self.structure == "hclt":
+            allowed = {"n_components": "auto"}
+        elif self.structure == "rat":
             allowed = {"depth": None, "n_repetitions": 4}
         else:
             side = int(round(np.sqrt(d)))
@@ -663,6 +719,26 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 f"expected some of {sorted(allowed)}."
             )
         params = {**allowed, **params}
+        if self.structure == "hclt":
+            m = params["n_components"]
+            if m != "auto" and (not isinstance(m, Integral) or isinstance(m, bool) or m < 1):
+                raise ValueError(
+                    f"structure_params['n_components'] must be 'auto' or a positive integer, got {m!r}."
+                )
+        return params
+
+    def _hclt_size(self, n_rows):
+        """``(n_latents, n_components)`` of ``structure="hclt"`` fitted on ``n_rows`` rows."""
+        k, m = self.n_latents, self._structure_params()["n_components"]
+        if k == "auto":
+            k = DEFAULT_LATENTS if m == 1 else 16 if n_rows >= AUTO_MANY_ROWS else 8
+        if m == "auto":
+            m = max(1, AUTO_HCLT_STATES // k) if self.n_latents == "auto" else 1
+        return k, m
+
+    def _build_structure(self, d, rng):
+        """The region graph of ``structure="rat"`` or ``"pd"`` over ``d`` columns."""
+        params = self._structure_params(d)
         if self.structure == "rat":
             return rat_spn(d, params["depth"], params["n_repetitions"], rng)
         if params["image_shape"] is None or int(np.prod(params["image_shape"])) != d:

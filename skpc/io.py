@@ -7,8 +7,9 @@ with ``allow_pickle=False``, so loading it cannot run code. It holds:
     A 0-d unicode array holding a JSON object: ``format`` (``"skpc-model"``),
     ``format_version``, ``skpc_version``, the estimator's constructor parameters
     (``params``), the training record (``n_iter``, ``converged``, ``history``), the
-    device and dtype it was fitted with, the region graph's ``root``, ``product`` and
-    ``name``, and the kind of each parameter block (``blocks``).
+    device and dtype it was fitted with, the units per region (``n_latents``, as
+    resolved from ``"auto"``), the region graph's ``root``, ``product`` and ``name``,
+    and the kind of each parameter block (``blocks``).
 ``leaf_types``, ``n_categories``, ``feature_names`` (optional)
     The per-column fitted attributes.
 ``scope_offsets``, ``scope_variables``
@@ -101,6 +102,7 @@ def save(estimator, path):
         "history": {k: [float(v) for v in vals] for k, vals in estimator.history_.items()},
         "device": estimator.device_,
         "dtype": circuit.dtype.name,
+        "n_latents": int(estimator.n_latents_),
         "root": int(graph.root),
         "product": graph.product,
         "graph_name": graph.name,
@@ -243,9 +245,14 @@ def _read(data):
             raise ModelFileError(f"feature_names must hold {d} strings.")
         est.feature_names_in_ = names.astype(object)
     # Build the circuit as fit does, with its structure given, then load the parameters.
-    structure, est.structure, est.device = est.structure, graph, "cpu"
+    # The region graph is given, so "auto" units per region come from the file's record.
+    k = meta.get("n_latents") if est.n_latents == "auto" else est.n_latents
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ModelFileError(f"n_latents must be a positive integer, got {k!r}.")
+    structure, n_latents = est.structure, est.n_latents
+    est.structure, est.device, est.n_latents = graph, "cpu", k
     est._build(np.zeros((1, d)), np.random.RandomState(0))
-    est.structure, est.device = structure, params["device"]
+    est.structure, est.device, est.n_latents = structure, params["device"], n_latents
     blocks = est.circuit_.blocks
     if [[b.kind, len(b.params)] for b in blocks] != meta["blocks"]:
         raise ModelFileError("the parameter blocks do not match the region graph.")

@@ -206,3 +206,19 @@ def test_early_stopping_keeps_the_best_epoch():
     patient = _overfitting(max_iter=15, n_iter_no_change=2).fit(X)
     assert patient.converged_ and patient.n_iter_ == best + 2
     np.testing.assert_allclose(patient.score_samples(X), stopped.score_samples(X), rtol=0, atol=1e-12)
+
+
+def test_early_stopping_keeps_the_best_epoch_below_tol():
+    """A best epoch whose gain is below tol is still the one kept (as in scikit-learn's MLP)."""
+    X = chain_data(CATS, 80, seed=5)
+    full = _overfitting(max_iter=15, n_iter_no_change=15).fit(X)
+    valid = np.array(full.history_["valid_loglik"])
+    best = int(np.argmax(valid)) + 1
+    gain = valid[best - 1] - valid[best - 2]
+    assert 0 < gain  # the best epoch improved on the one before
+    # tol above that last gain: patience counts from the epoch before, the parameters
+    # kept are still those of the best epoch.
+    pc = _overfitting(max_iter=best + 1, n_iter_no_change=15).set_params(tol=gain * 1.5).fit(X)
+    assert pc.history_["valid_loglik"] == full.history_["valid_loglik"][:best + 1]
+    stopped = _overfitting(max_iter=best, n_iter_no_change=15).fit(X)
+    np.testing.assert_allclose(pc.score_samples(X), stopped.score_samples(X), rtol=0, atol=1e-12)

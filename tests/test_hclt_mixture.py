@@ -57,3 +57,66 @@ def test_components_are_hclts_over_bootstrap_trees():
 def test_n_components_is_checked():
     with pytest.raises(ValueError, match="n_components"):
         hclt_mixture(_data(), 0)
+
+
+def test_estimator_option_builds_a_normalised_mixture():
+    X = _data()
+    pc = PCDensityEstimator(structure_params={"n_components": 3}, n_latents=3, max_iter=3,
+                            dtype="float64", random_state=0).fit(X)
+    assert pc.structure_.name == "hclt-mixture"
+    assert len(pc.structure_.partitions[pc.structure_.root]) == 3
+    states = np.array(list(itertools.product([0, 1], repeat=5)), dtype=float)
+    assert abs(np.exp(pc.score_samples(states)).sum() - 1.0) < 1e-9
+    # The bootstrap trees come from random_state: the same seed builds the same mixture.
+    again = PCDensityEstimator(structure_params={"n_components": 3}, n_latents=3, max_iter=3,
+                               dtype="float64", random_state=0).fit(X)
+    np.testing.assert_array_equal(pc.score_samples(states), again.score_samples(states))
+    # One component is the plain HCLT.
+    single = PCDensityEstimator(structure_params={"n_components": 1}, n_latents=3, max_iter=1).fit(X)
+    assert single.structure_.name == "hclt"
+
+
+@pytest.mark.parametrize("params, match", [({"n_components": 0}, "n_components"),
+                                           ({"n_components": 2.5}, "n_components"),
+                                           ({"depth": 2}, "unknown key")])
+def test_estimator_rejects_bad_hclt_params(params, match):
+    with pytest.raises(ValueError, match=match):
+        PCDensityEstimator(structure_params=params, max_iter=1).fit(_data())
+
+
+def test_mixture_model_file_round_trip(tmp_path):
+    X = _data()
+    pc = PCDensityEstimator(structure_params={"n_components": 2}, n_latents=2, max_iter=2,
+                            random_state=0).fit(X)
+    pc.save(tmp_path / "m.skpc")
+    loaded = PCDensityEstimator.load(tmp_path / "m.skpc")
+    np.testing.assert_array_equal(loaded.score_samples(X), pc.score_samples(X))
+
+
+@pytest.mark.parametrize("n, k, m", [(200, 8, 8), (5000, 16, 4)])
+def test_auto_size_follows_the_number_of_rows(n, k, m):
+    X = _data(n=n)
+    pc = PCDensityEstimator(max_iter=1, random_state=0).fit(X)
+    assert pc.n_latents == "auto" and pc.n_latents_ == k
+    assert pc.structure_.name == "hclt-mixture" and len(pc.structure_.partitions[pc.structure_.root]) == m
+    assert pc.circuit_.n_units == k
+
+
+@pytest.mark.parametrize("params, k, name", [
+    ({"n_latents": 4}, 4, "hclt"),  # a number of latents: a single HCLT, as before
+    ({"structure_params": {"n_components": 1}}, 32, "hclt"),
+    ({"structure_params": {"n_components": 2}}, 8, "hclt-mixture"),
+    ({"structure": "rat"}, 32, "rat"),
+])
+def test_auto_size_of_single_trees_and_other_structures(params, k, name):
+    pc = PCDensityEstimator(max_iter=1, random_state=0, **params).fit(_data())
+    assert pc.n_latents_ == k and pc.structure_.name == name
+
+
+def test_auto_size_survives_a_model_file(tmp_path):
+    X = _data()
+    pc = PCDensityEstimator(max_iter=1, random_state=0).fit(X)
+    pc.save(tmp_path / "m.skpc")
+    loaded = PCDensityEstimator.load(tmp_path / "m.skpc")
+    assert loaded.n_latents == "auto" and loaded.n_latents_ == 8
+    np.testing.assert_array_equal(loaded.score_samples(X), pc.score_samples(X))

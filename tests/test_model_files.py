@@ -329,6 +329,17 @@ def test_tampered_column_attributes_and_extra_arrays(saved):
             skpc.load(saved)
 
 
+def test_tampered_resolved_latents(tmp_path):
+    X = _mixed_data()
+    path = tmp_path / "auto.skpc"
+    PCDensityEstimator(max_iter=1, random_state=0).fit(X).save(path)  # n_latents="auto"
+    arrays = _arrays(path)
+    for k, message in [(4, "do not match|dtype"), (-1, "n_latents"), ("8", "n_latents"), (None, "n_latents")]:
+        _rewrite(path, _with_meta(arrays, n_latents=k))
+        with pytest.raises(ModelFileError, match=message):
+            skpc.load(path)
+
+
 def test_a_huge_model_claim_fails_before_allocating(saved):
     arrays = _arrays(saved)
     params = _meta(arrays)["params"]
