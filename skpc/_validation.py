@@ -146,8 +146,9 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     Counts exactly what :class:`~skpc.engine.Circuit` allocates: categorical input units
     padded to the largest number of categories, two parameters per Gaussian unit, one
     weight per sum edge; the workspace holds values and flows of every region, the
-    products and mixed values of every sum region, and the prepared inputs (one-hot codes
-    of categorical columns, values and masks of Gaussian ones), for ``batch`` rows.
+    products and mixed values of every sum region, the prepared inputs (one-hot codes
+    of categorical columns, values and masks of Gaussian ones) and, with Gaussian
+    columns, the exact log-densities of every input region, for ``batch`` rows.
 
     Parameters
     ----------
@@ -175,6 +176,8 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     # values and flows in dtype, log-scales in float64, prepared inputs in dtype
     work = 2 * k * graph.n_regions * batch * item + graph.n_regions * batch * 8
     work += (len(categorical) * (max_categories + 1) + 2 * n_gaussian) * batch * item
+    if n_gaussian:  # exact log-densities of every input row (see Circuit's workspace)
+        work += len(variables) * k * batch * item
     part_size = k if graph.product == "hadamard" else k * k
     for r in range(graph.n_regions):
         if not graph.is_input(r):

@@ -105,7 +105,10 @@ class Categorical(InputLayer):
         cats = xp.arange(self.max_categories + 1)[None, :, None]
         return (codes[:, None, :] == cats).astype(self.dtype)
 
-    def forward(self, onehot, values, scale, mode="sum"):
+    #: Probabilities are stored unscaled, so their logarithms are exact.
+    exact_logs = False
+
+    def forward(self, onehot, values, scale, mode="sum", logs=None):
         """Write the probabilities of the observed categories into ``values`` (r, k, batch)
         and 0 into the log-scale ``scale`` (r, batch).
 
@@ -207,9 +210,14 @@ class Gaussian(InputLayer):
         x, miss = self.columns(X)
         return xp.where(miss, 0, x).astype(self.dtype), (~miss).astype(self.dtype)
 
-    def forward(self, data, values, scale, mode="sum"):
+    #: Normalised densities of units far from a row underflow to 0; the exact
+    #: log-densities go to the ``logs`` buffer for the sum layers' log-space path.
+    exact_logs = True
+
+    def forward(self, data, values, scale, mode="sum", logs=None):
         """Write densities normalised to a maximum of 1 over units into ``values``
-        (r, k, batch) and their log-scale into ``scale`` (r, batch).
+        (r, k, batch), their log-scale into ``scale`` (r, batch) and, when given, the
+        log-densities into ``logs`` (r, k, batch).
 
         A missing value has density 1 (it is integrated out), or in ``"max"`` mode the
         unit's peak density (it is maximised out).
@@ -220,6 +228,8 @@ class Gaussian(InputLayer):
         logp = -0.5 * ((x[:, None, :] - mean) ** 2 / var + xp.log(2 * np.pi * var))
         missing = 0.0 if mode == "sum" else -0.5 * xp.log(2 * np.pi * var)
         logp = xp.where(seen[:, None, :] > 0, logp, missing)
+        if logs is not None:
+            logs[...] = logp
         scale[...] = logp.max(axis=1)
         xp.exp(logp - scale[:, None, :], out=values)
 

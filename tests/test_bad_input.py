@@ -321,7 +321,8 @@ def test_memory_estimate_counts_exactly_what_the_circuit_allocates():
         assert params == circuit.n_parameters() * np.dtype(dtype).itemsize
         ws = circuit.forward(circuit.to_device(X[:16]))
         inputs = [a for p in ws.inputs for a in (p if isinstance(p, tuple) else [p])]
-        arrays = [ws.values, ws.flow, ws.scale, *ws.prods, *ws.mixed, *ws.pscales, *inputs]
+        assert ws.logs is not None  # a Gaussian column: exact log-densities are kept
+        arrays = [ws.values, ws.flow, ws.scale, ws.logs, *ws.prods, *ws.mixed, *ws.pscales, *inputs]
         assert work == sum(a.nbytes for a in arrays)
         assert (circuit.parameter_bytes, 16 * circuit.row_bytes) == (params, work)
 

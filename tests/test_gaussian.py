@@ -202,3 +202,23 @@ def test_mutual_information_on_mixed_columns():
     parent, _ = chow_liu_tree(mi)
     edges = {frozenset((v, int(parent[v]))) for v in range(4) if parent[v] >= 0}
     assert {frozenset((0, 1)), frozenset((1, 2))} <= edges
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_far_apart_units_keep_exact_log_likelihood_and_finite_training(dtype):
+    # Each variable's best unit disagrees with the other's: every unit is thousands of
+    # nats below its region's best, so the normalised values underflow to 0 while the
+    # log-likelihood is finite. Found by hypothesis (a degenerate fit on scale-100 data).
+    from scipy.special import logsumexp
+    from scipy.stats import norm
+
+    means, variances, weights = np.array([[0.0, 100.0], [100.0, 0.0]]), np.ones((2, 2)), np.array([0.3, 0.7])
+    X = np.array([[0.0, 0.0], [100.0, 100.0], [0.0, 100.0], [50.0, 0.0]])
+    pc = PCDensityEstimator(structure=mixture_graph(2), n_latents=2, solver="em", max_iter=1,
+                            dtype=dtype, random_state=0).fit(X)
+    set_gmm_params(pc.circuit_, weights, means, variances)
+    exact = logsumexp(np.log(weights) + norm.logpdf(X[:, None, :], means, 1.0).sum(axis=2), axis=1)
+    np.testing.assert_allclose(pc.score_samples(X), exact, rtol=1e-6 if dtype == "float32" else 1e-12)
+    pc.set_params(warm_start=True).fit(X)  # one EM step from there: finite, normalised
+    assert np.all(np.isfinite(pc.history_["train_loglik"]))
+    assert all(np.all(np.isfinite(p)) for params in pc.circuit_.get_params() for p in params)

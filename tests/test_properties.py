@@ -17,9 +17,13 @@ from scipy.special import logsumexp
 from skpc import PCDensityEstimator
 from skpc.structures import RegionGraph
 
-#: Examples per property; the file runs len(properties) * EXAMPLES fits.
+#: Examples per property; the file runs len(properties) * EXAMPLES fits. Derandomised, so
+#: that CI runs the same examples every time (a random search once found a real underflow
+#: bug, now pinned by test_gaussian.py's far-apart-units test); to explore, run locally with
+#: derandomize=False and a larger EXAMPLES.
 EXAMPLES = 25
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 TOL = {"float32": 1e-4, "float64": 1e-9}
 
 
@@ -170,7 +174,7 @@ def test_samples_are_in_the_support_and_score_finite(problem):
     assert np.all(np.isfinite(est.score_samples(S)))
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(problems(gaussian=False), st.integers(0, 10**6))
 def test_a_gaussian_variable_integrates_to_one(problem, seed):
     est, X = problem

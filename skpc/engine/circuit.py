@@ -29,6 +29,10 @@ class _Workspace:
         # float32 sum of per-layer logs would make a row's score depend on its position.
         self.scale = xp.zeros((circuit.n_rows, batch), np.float64)
         self.flow = xp.zeros(shape, dtype)
+        # Exact log-densities of the input rows whose layer keeps them (Gaussian; see
+        # SumLayer.plan_exact_logs); no buffer when no input layer keeps them.
+        self.logs = (xp.zeros((circuit.n_input_rows, circuit.n_units, batch), dtype)
+                     if any(leaf.exact_logs for leaf in circuit.leaves) else None)
         layers = circuit.sum_layers
         self.prods = [xp.empty((L.n_folds, L.n_in, batch), dtype) for L in layers]
         self.mixed = [xp.empty((L.n_folds, L.n_out, batch), dtype) for L in layers]
@@ -100,6 +104,11 @@ class Circuit:
             )
         self.n_rows = len(row)
         self.root_row = row[graph.root]
+        self.n_input_rows = self.leaf_rows[-1].stop if self.leaves else 0
+        exact = [r for leaf, rows in zip(self.leaves, self.leaf_rows) if leaf.exact_logs
+                 for r in range(rows.start, rows.stop)]
+        for layer in self.sum_layers:
+            layer.plan_exact_logs(exact)
         n_categories = np.zeros(self.n_variables, dtype=np.int64)
         for leaf in self.leaves:
             if leaf.kind == "categorical":
@@ -153,9 +162,10 @@ class Circuit:
         ws = self.workspace(X.shape[0])
         for i, (leaf, rows) in enumerate(zip(self.leaves, self.leaf_rows)):
             ws.inputs[i] = leaf.prepare(X)
-            leaf.forward(ws.inputs[i], ws.values[rows], ws.scale[rows], mode)
+            leaf.forward(ws.inputs[i], ws.values[rows], ws.scale[rows], mode,
+                         ws.logs[rows] if leaf.exact_logs else None)
         for layer, prod, mixed, pscale in zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales):
-            layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode)
+            layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode, ws.logs)
         return ws
 
     def root_values(self, ws):

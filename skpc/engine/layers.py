@@ -106,6 +106,29 @@ class SumLayer:
                 written.update(rows.tolist())
             self.flow_ops.append(ops)
 
+    def plan_exact_logs(self, rows):
+        """Note which children's exact log-values the log-space path reads from ``logs``.
+
+        Values are stored normalised to a maximum of 1 per region, so a unit far below its
+        region's best underflows to 0 -- yet its product with another child's units may be
+        the largest. Input layers whose values can underflow (Gaussian) keep their exact
+        log-densities; for each child position this plans which folds read them.
+        """
+        exact = np.asarray(sorted(rows), dtype=np.int64)
+        self.exact_refs = []
+        for part in self.parts:
+            plan = []
+            for a in range(part.shape[1]):
+                folds = np.flatnonzero(np.isin(part[:, a], exact))
+                if len(folds) == 0:
+                    plan.append(None)
+                elif len(folds) == self.n_folds:
+                    plan.append("all")
+                else:
+                    xp = self.backend.xp  # a list, not a tuple: Circuit.to moves lists
+                    plan.append([xp.asarray(folds), xp.asarray(part[folds, a])])
+            self.exact_refs.append(plan)
+
     # -- parameters -------------------------------------------------------------------
     def set_params(self, params, normalise=False):
         xp = self.backend.xp
@@ -162,13 +185,26 @@ class SumLayer:
             for s, block in zip(part_scales, self._blocks(prod)):
                 block *= xp.exp(s - pscale)[:, None, :]
 
-    def _log_products(self, values, scale, prod, pscale):
-        """The same products computed in log space with the max trick (underflow-safe)."""
+    def _log_products(self, values, scale, prod, pscale, exact):
+        """The same products computed in log space with the max trick (underflow-safe).
+
+        Children with exact log-values in ``exact`` (see :meth:`plan_exact_logs`) read
+        them from there.
+        """
         xp = self.backend.xp
         k = self.n_units
         with np.errstate(divide="ignore"):
-            for refs, block in zip(self.refs, self._blocks(prod)):
-                logs = [xp.log(values[ref]) + scale[ref][:, None, :] for ref in refs]
+            for refs, plan, block in zip(self.refs, self.exact_refs, self._blocks(prod)):
+                logs = []
+                for ref, how in zip(refs, plan):
+                    if how == "all":
+                        logs.append(exact[ref])
+                        continue
+                    log = xp.log(values[ref]) + scale[ref][:, None, :]
+                    if how is not None:
+                        folds, rows = how
+                        log[folds] = exact[rows]
+                    logs.append(log)
                 if self.product == "hadamard":
                     block[...] = sum(logs[1:], logs[0])
                 else:
@@ -187,12 +223,13 @@ class SumLayer:
         else:
             xp.matmul(self.weights, prod, out=mixed)
 
-    def forward(self, values, scale, prod, mixed, pscale, mode="sum"):
+    def forward(self, values, scale, prod, mixed, pscale, mode="sum", exact=None):
         """Compute this layer's regions into ``values[rows]`` and ``scale[rows]``.
 
         ``prod`` (F, n_in, B), ``mixed`` (F, n_out, B) and ``pscale`` (F, B) are kept
         for the backward pass and the top-down descent. ``mode="max"`` replaces the sum
-        by a max (the max-product pass).
+        by a max (the max-product pass). ``exact`` holds the exact log-values of the
+        input rows that keep them (read by the log-space path).
         """
         xp = self.backend.xp
         if self.backend.name == "cpu":
@@ -200,13 +237,13 @@ class SumLayer:
             self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
             if bool((top < self.guard).any()):  # free on a CPU: no device to wait for
-                self._log_products(values, scale, prod, pscale)
+                self._log_products(values, scale, prod, pscale, exact)
                 self._mix(prod, mixed, mode)
                 top = mixed.max(axis=1)
         else:
             # On a GPU exp is cheap and a host round trip per layer is not: always take
             # the underflow-safe path, so an epoch never waits on the host.
-            self._log_products(values, scale, prod, pscale)
+            self._log_products(values, scale, prod, pscale, exact)
             self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
         with np.errstate(divide="ignore"):
