@@ -15,10 +15,11 @@ libcirkit is never a dependency of skpc. It needs torch, so it lives in its own 
 libcirkit is timed with 1 and with 2 torch threads and its faster setting is used; skpc
 runs as it ships (BLAS threads chosen by the estimator). Prints a markdown table.
 
-The two HCLTs are not the same circuit: libcirkit's Chow-Liu template mixes each
-variable's input units with a sum layer and builds binary product regions, so it has
-more sum weights than skpc's HCLT of DESIGN.md (one k x k block per tree edge); the
-table gives both parameter counts.
+The HCLTs are not quite the same circuit, so the table gives both parameter counts and
+two libcirkit layer types of its Chow-Liu template: "cp-t" (children multiplied, then
+one k x k sum: skpc's shape, but a leaf variable's input units feed its parent's product
+directly, so fewer sum blocks than skpc's one per tree edge) and "cp" (a k x k sum on
+each child before the product: more weights than skpc).
 """
 
 import argparse
@@ -41,7 +42,7 @@ def load(split):
         return np.loadtxt(f, delimiter=",", dtype=np.int64)
 
 
-def skpc_worker(k, epochs, solver, threads):
+def skpc_worker(k, epochs, solver, threads, layer):
     import warnings
 
     from skpc import PCDensityEstimator
@@ -61,7 +62,7 @@ def skpc_worker(k, epochs, solver, threads):
     return seconds, est.score(X_test), est.circuit_.n_parameters()
 
 
-def cirkit_worker(k, epochs, solver, threads):
+def cirkit_worker(k, epochs, solver, threads, layer):
     import torch
     from cirkit.backend.torch.em_optimizer import EM
     from cirkit.pipeline import compile as cirkit_compile
@@ -74,7 +75,7 @@ def cirkit_worker(k, epochs, solver, threads):
     # EM needs the parameters to be the probabilities themselves (no softmax).
     probs = Parameterization(activation="none", initialization="dirichlet")
     symbolic = data_modalities.tabular_data(
-        region_graph="chow-liu-tree", data=X, sum_product_layer="cp",
+        region_graph="chow-liu-tree", data=X, sum_product_layer=layer,
         input_layers={"name": "categorical",
                       "args": {"num_categories": 2, "probs_factory": parameterization_to_factory(probs)}},
         sum_weight_param=probs, num_input_units=k, num_sum_units=k,
@@ -100,9 +101,9 @@ def cirkit_worker(k, epochs, solver, threads):
     return seconds, float(test.mean()), sum(p.numel() for p in circuit.parameters())
 
 
-def measure(python, library, k, epochs, solver="minibatch_em", threads=1):
+def measure(python, library, k, epochs, solver="minibatch_em", threads=1, layer="cp-t"):
     command = [python, __file__, "--worker", library, "--k", str(k), "--epochs", str(epochs),
-               "--solver", solver, "--threads", str(threads)]
+               "--solver", solver, "--threads", str(threads), "--layer", layer]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -116,11 +117,14 @@ def main():
     parser.add_argument("--k", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--solver", default="minibatch_em", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--layer", default="cp-t", help=argparse.SUPPRESS)
+    parser.add_argument("--cirkit-layers", nargs="+", default=["cp-t", "cp"],
+                        help="libcirkit sum_product_layer of its Chow-Liu template")
     args = parser.parse_args()
 
     if args.worker:
         work = skpc_worker if args.worker == "skpc" else cirkit_worker
-        seconds, test, n_params = work(args.k, args.epochs, args.solver, args.threads)
+        seconds, test, n_params = work(args.k, args.epochs, args.solver, args.threads, args.layer)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"seconds": seconds, "test": test, "peak_mib": peak, "parameters": n_params}))
         return
@@ -129,23 +133,24 @@ def main():
 
     print(f"plants, batch 512, step 1, {args.epochs} timed epochs after one untimed; median s/epoch; "
           "test LL after the epochs; peak RSS of the process")
-    print("\n| k | libcirkit 1 thread | libcirkit 2 threads | skpc minibatch_em | skpc anemone | "
-          "speed-up (best libcirkit / skpc minibatch_em) | peak MiB libcirkit / skpc | "
+    print("\n| k | libcirkit layer | libcirkit 1 thread | libcirkit 2 threads | skpc minibatch_em | "
+          "skpc anemone | speed-up (best libcirkit / skpc minibatch_em) | peak MiB libcirkit / skpc | "
           "test LL libcirkit / skpc | parameters libcirkit / skpc |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for k in args.ks:
-        c1 = measure(args.cirkit_python, "cirkit", k, args.epochs, threads=1)
         mb = measure(sys.executable, "skpc", k, args.epochs)
         an = measure(sys.executable, "skpc", k, args.epochs, solver="anemone")
-        c2 = measure(args.cirkit_python, "cirkit", k, args.epochs, threads=2)
-        med = {name: statistics.median(r["seconds"]) for name, r in
-               (("c1", c1), ("c2", c2), ("mb", mb), ("an", an))}
-        best = min(med["c1"], med["c2"])
-        print(f"| {k} | {med['c1']:.2f} | {med['c2']:.2f} | {med['mb']:.2f} | {med['an']:.2f} | "
-              f"{best / med['mb']:.1f}x | {max(c1['peak_mib'], c2['peak_mib']):.0f} / "
-              f"{max(mb['peak_mib'], an['peak_mib']):.0f} | {c1['test']:.2f} / {mb['test']:.2f} | "
-              f"{c1['parameters']:,} / {mb['parameters']:,} |",
-              flush=True)
+        for layer in args.cirkit_layers:
+            c1 = measure(args.cirkit_python, "cirkit", k, args.epochs, threads=1, layer=layer)
+            c2 = measure(args.cirkit_python, "cirkit", k, args.epochs, threads=2, layer=layer)
+            med = {name: statistics.median(r["seconds"]) for name, r in
+                   (("c1", c1), ("c2", c2), ("mb", mb), ("an", an))}
+            best = min(med["c1"], med["c2"])
+            print(f"| {k} | {layer} | {med['c1']:.2f} | {med['c2']:.2f} | {med['mb']:.2f} | "
+                  f"{med['an']:.2f} | "
+                  f"{best / med['mb']:.1f}x | {max(c1['peak_mib'], c2['peak_mib']):.0f} / "
+                  f"{max(mb['peak_mib'], an['peak_mib']):.0f} | {c1['test']:.2f} / {mb['test']:.2f} | "
+                  f"{c1['parameters']:,} / {mb['parameters']:,} |", flush=True)
 
 
 if __name__ == "__main__":
