@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pytest
 from scipy import integrate
+from scipy.special import logsumexp
+from scipy.stats import norm
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from structures_helpers import check_flows_by_finite_differences, flows, make_circuit
@@ -209,9 +211,6 @@ def test_far_apart_units_keep_exact_log_likelihood_and_finite_training(dtype):
     # Each variable's best unit disagrees with the other's: every unit is thousands of
     # nats below its region's best, so the normalised values underflow to 0 while the
     # log-likelihood is finite. Found by hypothesis (a degenerate fit on scale-100 data).
-    from scipy.special import logsumexp
-    from scipy.stats import norm
-
     means, variances, weights = np.array([[0.0, 100.0], [100.0, 0.0]]), np.ones((2, 2)), np.array([0.3, 0.7])
     X = np.array([[0.0, 0.0], [100.0, 100.0], [0.0, 100.0], [50.0, 0.0]])
     pc = PCDensityEstimator(structure=mixture_graph(2), n_latents=2, solver="em", max_iter=1,

@@ -198,12 +198,12 @@ class SumLayer:
                 logs = []
                 for ref, how in zip(refs, plan):
                     if how == "all":
-                        logs.append(exact[ref])
-                        continue
-                    log = xp.log(values[ref]) + scale[ref][:, None, :]
-                    if how is not None:
-                        folds, rows = how
-                        log[folds] = exact[rows]
+                        log = exact[ref]
+                    else:
+                        log = xp.log(values[ref]) + scale[ref][:, None, :]
+                        if how is not None:
+                            folds, rows = how
+                            log[folds] = exact[rows]
                     logs.append(log)
                 if self.product == "hadamard":
                     block[...] = sum(logs[1:], logs[0])
