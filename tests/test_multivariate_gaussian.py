@@ -354,3 +354,13 @@ def test_memory_estimate_counts_the_joint_units():
 def test_structure_params_are_checked():
     with pytest.raises(ValueError, match="multivariate_leaves"):
         PCDensityEstimator(structure="rat", structure_params={"multivariate_leaves": "yes"}).fit(correlated())
+
+
+def test_imputer_with_a_hand_made_joint_region():
+    X = with_nan(correlated(n=200, d=3, seed=19), 0.2, seed=11, all_missing_rows=0)
+    graph = RegionGraph(scopes=[(0, 1, 2), (0, 1, 2)], partitions=[[], [(0,)]], root=1)
+    kw = dict(structure=graph, n_latents=2, solver="em", max_iter=5, dtype="float64", random_state=0)
+    filled = skpc.PCImputer(strategy="mean", **kw).fit(X).transform(X)
+    pc = PCDensityEstimator(**kw).fit(X)
+    np.testing.assert_allclose(filled, pc.conditional_mean(X), rtol=1e-10)
+    assert not np.isnan(filled).any() and np.all(filled[~np.isnan(X)] == X[~np.isnan(X)])
