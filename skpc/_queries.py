@@ -10,7 +10,9 @@ entries marginalised, the flow of an input unit of variable v is the posterior
 probability that a top-down sample passes through it given the observed entries, and
 those flows sum to one over the input units of v. So
 ``p(x_v = c | observed) = sum_n flow(n) * p_n(c)`` and
-``E[x_v | observed] = sum_n flow(n) * E_n[x_v]``, exactly, for every missing v at once.
+``E[x_v | observed] = sum_n flow(n) * E_n[x_v]``, exactly, for every missing v at once
+(for a full-covariance Gaussian unit over several variables, ``E_n[x_v]`` is its mean
+conditional on the observed variables of its region).
 """
 
 import numpy as np
@@ -50,7 +52,10 @@ def marginals(est, X, columns=None):
         Xd = circuit.to_device(X[sl])
         ws = circuit.forward(Xd)
         circuit.backward(ws, circuit.new_stats())
-        for leaf, rows in zip(circuit.leaves, circuit.leaf_rows, strict=True):
+        for leaf, rows, data in zip(circuit.leaves, circuit.leaf_rows, ws.inputs, strict=True):
+            if leaf.kind == "multivariate_gaussian":
+                _add_joint_means(leaf, data, ws.flow[rows], position, mean[sl], to_numpy)
+                continue
             sel = np.flatnonzero(position[leaf.variables] >= 0)
             if not len(sel):
                 continue
@@ -77,6 +82,22 @@ def marginals(est, X, columns=None):
     hot = observed & categorical
     probs[hot] = np.arange(probs.shape[2]) == Xc[hot][:, None]
     return probs, mean
+
+
+def _add_joint_means(leaf, data, flow, position, target, to_numpy):
+    """Add ``sum_k flow(k) * E_k[x_v | observed]`` of a full-covariance Gaussian layer.
+
+    A unit's conditional mean of a missing dimension depends on the observed dimensions
+    of its region (:meth:`~skpc.leaves.MultivariateGaussian.unit_means`).
+    """
+    wanted = position[leaf.variables] >= 0  # (r, d)
+    if not wanted.any():
+        return
+    flow = to_numpy(flow).astype(np.float64)  # (r, k, b)
+    means = to_numpy(leaf.unit_means(data))  # (r, k, b, d)
+    part = np.einsum("rkb,rkbd->brd", flow, means)
+    r, j = np.nonzero(wanted)
+    np.add.at(target, (slice(None), position[leaf.variables[r, j]]), part[:, r, j])
 
 
 def mpe(est, X, exact_limit):

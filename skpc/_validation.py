@@ -144,11 +144,14 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     """Bytes of a compiled circuit's parameters and of its workspace for one batch.
 
     Counts exactly what :class:`~skpc.engine.Circuit` allocates: categorical input units
-    padded to the largest number of categories, two parameters per Gaussian unit, one
-    weight per sum edge; the workspace holds values and flows of every region, the
-    products and mixed values of every sum region, the prepared inputs (one-hot codes
-    of categorical columns, values and masks of Gaussian ones) and, with Gaussian
-    columns, the exact log-densities of every input region, for ``batch`` rows.
+    padded to the largest number of categories, two parameters per Gaussian unit, a mean
+    and a covariance matrix per full-covariance Gaussian unit (an input region over d > 1
+    variables: d + d^2), one weight per sum edge; the workspace holds values and flows of
+    every region, the products and mixed values of every sum region, the prepared inputs
+    (one-hot codes of categorical columns, values and masks of Gaussian ones) and, with
+    Gaussian columns, the exact log-densities of every input region, for ``batch`` rows.
+    A full-covariance region also counts its forward pass's temporaries per row
+    (:func:`joint_temporary_bytes`): they grow with d (or d^2) times the batch.
 
     Parameters
     ----------
@@ -167,25 +170,38 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     parameter_bytes, workspace_bytes : int
     """
     k = int(n_latents)
-    variables = [graph.scopes[r][0] for r in range(graph.n_regions) if graph.is_input(r)]
+    inputs = [tuple(graph.scopes[r]) for r in range(graph.n_regions) if graph.is_input(r)]
+    variables = [s[0] for s in inputs if len(s) == 1]
+    joint = [len(s) for s in inputs if len(s) > 1]  # full-covariance Gaussian regions
     categorical = [v for v in variables if leaf_types[v] == "categorical"]
     n_gaussian = len(variables) - len(categorical)
     max_categories = max((int(n_categories[v]) for v in categorical), default=0)
     params = len(categorical) * max_categories * k + 2 * n_gaussian * k
+    params += sum(k * (d + d * d) for d in joint)
     item = np.dtype(dtype).itemsize
     # values and flows in dtype, log-scales in float64, prepared inputs in dtype
     work = 2 * k * graph.n_regions * batch * item + graph.n_regions * batch * 8
     work += (len(categorical) * (max_categories + 1) + 2 * n_gaussian) * batch * item
-    if n_gaussian:  # exact log-densities of every input row (see Circuit's workspace)
-        work += len(variables) * k * batch * item
-    part_size = k if graph.product == "hadamard" else k * k
+    if n_gaussian or joint:  # exact log-densities of every input row (see Circuit's workspace)
+        work += len(inputs) * k * batch * item
+    for d in joint:  # values in dtype, observed mask (bool), count of observed values (int64)
+        work += (d * item + d + 8) * batch + joint_temporary_bytes(k, d, item) * batch
     for r in range(graph.n_regions):
         if not graph.is_input(r):
-            n_in = len(graph.partitions[r]) * part_size
+            n_in = sum(k if graph.product == "hadamard" or len(p) == 1 else k * k
+                       for p in graph.partitions[r])
             n_out = 1 if r == graph.root else k
             params += n_out * n_in
             work += batch * (n_in + n_out) * item + batch * 8  # products, mixed values, their log-scale
     return params * item, work
+
+
+def joint_temporary_bytes(k, d, item):
+    """Bytes per row of a full-covariance Gaussian region's forward-pass temporaries:
+    differences and whitened differences (``2 k d`` values in the dtype), and for a row
+    with some of the region's values missing, ``k`` padded d x d matrices, their inverses,
+    and solutions (float64)."""
+    return 2 * k * d * item + k * (2 * d * d + 2 * d) * 8
 
 
 def memory_needed(parameter_bytes, row_bytes, rows):

@@ -18,7 +18,7 @@ from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
 from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
 from skpc.engine import Circuit
-from skpc.leaves import Categorical, Gaussian
+from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 from skpc.solvers import SOLVERS, step_size_at
 from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn
 
@@ -107,7 +107,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         makes the default ``"hclt"`` a single HCLT (see ``structure_params``).
     solver : {"anemone", "minibatch_em", "em", "adam"}, default="anemone"
         Parameter-update rule (see the user guide). ``"adam"`` is the gradient baseline:
-        Adam on unnormalised log-weights (and Gaussian means and log-variances), with
+        Adam on unnormalised log-weights (and Gaussian means and log-variances, and
+        for full-covariance units means and log-Cholesky factors), with
         ``step_size`` as its learning rate and no pseudocount.
     batch_size : int, default=512
         Rows per mini-batch, and per chunk of the full-batch passes.
@@ -172,8 +173,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         below; with a number ``n_latents``, a single HCLT (1). These sizes and the
         5000-row rule won a validation-set sweep on the five debd data sets
         (``benchmarks/RESULTS_learning.md``).
-        ``"rat"``: ``depth`` (None) and ``n_repetitions`` (4); the random trees are
-        drawn from ``random_state``.
+        ``"rat"``: ``depth`` (None), ``n_repetitions`` (4) and ``multivariate_leaves``
+        (False; True stops the splits at ``depth`` and puts full-covariance Gaussian
+        units on the regions there, for continuous columns: ``depth=0`` is then a
+        Gaussian mixture with ``n_repetitions * n_latents`` full-covariance
+        components); the random trees are drawn from ``random_state``.
         ``"pd"``: ``image_shape`` (a square image when the number of columns is a
         square) and ``delta`` ((4, 2)).
     min_var : float, default=1e-3
@@ -388,6 +392,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if kind == "categorical":
                 n_cat = self.n_categories_[variables]
                 return Categorical(variables, self.n_latents_, n_cat, backend, self.dtype, rng)
+            if kind == MultivariateGaussian.kind:  # an input region over several columns
+                return MultivariateGaussian(variables, self.n_latents_, backend, self.dtype, rng,
+                                            min_var=self.min_var, data_mean=mean[variables],
+                                            data_std=std[variables])
             return Gaussian(variables, self.n_latents_, backend, self.dtype, rng, min_var=self.min_var,
                             data_mean=mean[variables], data_std=std[variables])
 
@@ -708,7 +716,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         if self.structure == "hclt":
             allowed = {"n_components": "auto"}
         elif self.structure == "rat":
-            allowed = {"depth": None, "n_repetitions": 4}
+            allowed = {"depth": None, "n_repetitions": 4, "multivariate_leaves": False}
         else:
             side = int(round(np.sqrt(d)))
             allowed = {"image_shape": (side, side) if side * side == d else None, "delta": (4, 2)}
@@ -719,6 +727,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 f"expected some of {sorted(allowed)}."
             )
         params = {**allowed, **params}
+        if self.structure == "rat" and not isinstance(params["multivariate_leaves"], (bool, np.bool_)):
+            raise ValueError(
+                "structure_params['multivariate_leaves'] must be True or False, got "
+                f"{params['multivariate_leaves']!r}."
+            )
         if self.structure == "hclt":
             m = params["n_components"]
             if m != "auto" and (not isinstance(m, Integral) or isinstance(m, bool) or m < 1):
@@ -740,7 +753,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         """The region graph of ``structure="rat"`` or ``"pd"`` over ``d`` columns."""
         params = self._structure_params(d)
         if self.structure == "rat":
-            return rat_spn(d, params["depth"], params["n_repetitions"], rng)
+            return rat_spn(d, params["depth"], params["n_repetitions"], rng,
+                           multivariate_leaves=params["multivariate_leaves"])
         if params["image_shape"] is None or int(np.prod(params["image_shape"])) != d:
             raise ValueError(
                 f"structure='pd' needs structure_params['image_shape'] with height * width = {d} "

@@ -23,7 +23,8 @@ with ``allow_pickle=False``, so loading it cannot run code. It holds:
 
 :func:`load` rebuilds the circuit from the region graph, then checks every array's
 name, dtype and shape against it and every parameter's values (finite, probabilities
-non-negative and normalised, variances positive): a corrupt, truncated or tampered file
+non-negative and normalised, variances positive, covariance matrices symmetric positive
+definite): a corrupt, truncated or tampered file
 raises :class:`ModelFileError`, a ``ValueError``.
 """
 
@@ -202,6 +203,14 @@ def _check_block_values(kind, arrays, name):
             raise ModelFileError(f"parameters {name}_0 ({kind}) are not normalised probabilities.")
     if kind == "gaussian" and np.any(arrays[1] <= 0):
         raise ModelFileError(f"parameters {name}_1 (gaussian variances) must be positive.")
+    if kind == "multivariate_gaussian":
+        cov = arrays[1].astype(np.float64)
+        tol = 1e-5 if arrays[1].dtype == np.float32 else 1e-10
+        scale = np.abs(cov).max() if cov.size else 1.0
+        if not np.allclose(cov, np.swapaxes(cov, -1, -2), rtol=0, atol=tol * scale) or (
+                cov.size and np.linalg.eigvalsh(cov).min() <= 0):
+            raise ModelFileError(
+                f"parameters {name}_1 (covariance matrices) must be symmetric positive definite.")
 
 
 def _read(data):

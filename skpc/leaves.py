@@ -275,3 +275,253 @@ class Gaussian(InputLayer):
         if mode == "sample":
             value = value + xp.sqrt(self.var[rows, k]) * rng.standard_normal(units.shape, dtype=self.dtype)
         return xp.where(miss & (units >= 0), value.astype(x.dtype), x)
+
+
+class MultivariateGaussian(InputLayer):
+    """Full-covariance Gaussian units over the several variables of an input region.
+
+    Unit k of region r has mean ``mean[r, k]`` (d,) and covariance ``cov[r, k]`` (d, d).
+    A circuit gets these units for every input region over more than one variable
+    (all of them Gaussian columns); with ``d = 1`` they would equal :class:`Gaussian`.
+
+    Missing values (NaN) are integrated out (``mode="sum"``: the density of the
+    observed part is the marginal Gaussian over the observed dimensions) or maximised
+    out (``"max"``). For a row with observed mask o the marginal is computed from
+    ``Sigma_oo`` padded to d x d with the identity on the missing rows and columns, and
+    zeros on the missing entries of ``x - mu``: its log-determinant is that of
+    ``Sigma_oo`` and its quadratic form is the marginal's. With ``M`` its inverse with
+    the missing rows and columns zeroed, the conditional distribution of the missing
+    dimensions is ``N(mu + Sigma M (x - mu), Sigma - Sigma M Sigma)``; EM uses its
+    moments as the expected statistics of a partly observed row, and sampling and the
+    max-product descent draw (or take the mean of) the missing dimensions from it.
+    Complete rows need no per-row matrix: one Cholesky factor per unit serves them.
+    Matrix algebra runs in float64 whatever the dtype (the matrices are small).
+
+    Parameters
+    ----------
+    variables : ndarray of int of shape (n_regions, d)
+        The sorted columns of X that each region reads.
+    rng : numpy.random.Generator or None
+        Source of the random initial means.
+    min_var : float
+        Floor of the covariance's eigenvalues after each M-step (for ``d = 1`` exactly
+        the floor of :class:`Gaussian`'s variance).
+    data_mean, data_std : ndarray of shape (n_regions, d) or None
+        Per-variable location and scale: initial means are ``data_mean + data_std *
+        noise``, initial covariances ``diag(max(data_std**2, min_var))``.
+    """
+
+    kind = "multivariate_gaussian"
+
+    #: Exact log-densities go to the ``logs`` buffer, as for :class:`Gaussian`.
+    exact_logs = True
+
+    def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
+                 data_std=None):
+        super().__init__(np.asarray(variables, dtype=np.int64).reshape(len(variables), -1), n_units,
+                         backend, dtype)
+        xp = backend.xp
+        self.min_var = float(min_var)
+        self.dim = self.variables.shape[1]
+        shape = (self.n_regions, self.n_units, self.dim)
+        loc = np.zeros(self.variables.shape) if data_mean is None else np.asarray(data_mean, dtype=np.float64)
+        spread = np.ones(self.variables.shape) if data_std is None else np.asarray(data_std, dtype=np.float64)
+        noise = rng.standard_normal(shape) if rng is not None else np.zeros(shape)
+        mean = loc[:, None, :] + spread[:, None, :] * noise
+        var = np.maximum(spread**2, self.min_var)  # (r, d)
+        cov = np.zeros((*shape, self.dim)) + np.eye(self.dim) * var[:, None, None, :]
+        self.set_params((xp.asarray(mean.astype(self.dtype)), xp.asarray(cov.astype(self.dtype))))
+
+    def set_params(self, params, normalise=False):
+        xp = self.backend.xp
+        mean, cov = params
+        self.mean = mean.astype(self.dtype, copy=False)
+        self.cov = cov.astype(self.dtype, copy=False)
+        self._mean64 = self.mean.astype(np.float64)
+        self._cov64 = self.cov.astype(np.float64)
+        chol = xp.linalg.cholesky(self._cov64)
+        # Complete rows: |L^-1 (x - mu)|^2 is the quadratic form; log|Sigma| = 2 sum log L_ii.
+        self._whiten = xp.ascontiguousarray(
+            xp.swapaxes(xp.linalg.inv(chol), 2, 3).astype(self.dtype))  # (L^-1)^T
+        self._logdet = 2 * xp.log(xp.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)  # (r, k) float64
+        self._eye = xp.eye(self.dim, dtype=np.float64)
+
+    @property
+    def params(self):
+        return (self.mean, self.cov)
+
+    def columns(self, X):
+        """This layer's columns of ``X`` as ``(n_regions, batch, d)`` and their NaN mask."""
+        x = self.backend.xp.transpose(X[:, self._columns], (1, 0, 2))
+        return x, self.backend.xp.isnan(x)
+
+    def prepare(self, X):
+        """Observed values (0 where missing) ``(r, batch, d)``, the observed mask, the
+        number of observed values ``(r, batch)``, and the (region, row) pairs with some
+        but not all values observed."""
+        xp = self.backend.xp
+        x, miss = self.columns(X)
+        seen = ~miss
+        n_seen = seen.sum(axis=2)
+        partial = xp.nonzero((n_seen > 0) & (n_seen < self.dim))
+        return xp.where(miss, 0, x).astype(self.dtype), seen, n_seen, partial
+
+    def _observed_part(self, data, conditional_cov=False):
+        """Marginal and conditional quantities of the partly observed (region, row) pairs.
+
+        Returns, for the m pairs and every unit, float64 arrays: the quadratic form of
+        the observed part ``(m, k)``, the log-determinant of ``Sigma_oo`` ``(m, k)``, the
+        conditional mean ``(m, k, d)`` (observed entries equal to x) and, when asked, the
+        conditional covariance ``(m, k, d, d)`` (zero on the observed rows and columns).
+        """
+        xp = self.backend.xp
+        x, seen, _, (ri, bi) = data
+        cov, mu = self._cov64[ri], self._mean64[ri]  # (m, k, d, d), (m, k, d)
+        o = seen[ri, bi].astype(np.float64)  # (m, d)
+        oo = o[:, None, :, None] * o[:, None, None, :]  # (m, 1, d, d)
+        padded = cov * oo + self._eye * (1.0 - o)[:, None, None, :]
+        diff = (x[ri, bi].astype(np.float64)[:, None, :] - mu) * o[:, None, :]
+        # The padded inverse is Sigma_oo^-1 on the observed block and the identity
+        # elsewhere, so the solution is zero on the missing entries (diff is).
+        sol = xp.linalg.solve(padded, diff[..., None])[..., 0]
+        quad = (diff * sol).sum(axis=2)
+        logdet = xp.linalg.slogdet(padded)[1]
+        cmean = mu + xp.matmul(cov, sol[..., None])[..., 0]
+        ccov = None
+        if conditional_cov:
+            m = xp.linalg.inv(padded) * oo
+            ccov = cov - xp.matmul(xp.matmul(cov, m), cov)
+        return quad, logdet, cmean, ccov
+
+    def _n_partial(self, data):
+        return int(data[3][0].shape[0])
+
+    def forward(self, data, values, scale, mode="sum", logs=None):
+        """Write densities normalised to a maximum of 1 over units into ``values``
+        (r, k, batch), their log-scale into ``scale`` (r, batch) and, when given, the
+        log-densities into ``logs`` (r, k, batch).
+
+        Missing values are integrated out (``"sum"``: the marginal density of the
+        observed ones, 1 when none is observed) or maximised out (``"max"``: the
+        conditional density of the missing ones at its mode is
+        ``N(0; 0, Sigma_m|o)``, and ``log|Sigma_oo| + log|Sigma_m|o| = log|Sigma|``, so
+        the value is the full-dimensional density with the quadratic form of the
+        observed part).
+        """
+        xp = self.backend.xp
+        x, seen, n_seen, (ri, bi) = data
+        log2pi = np.log(2 * np.pi)
+        diff = (x[:, None, :, :] - self.mean[:, :, None, :]) * seen[:, None, :, :].astype(self.dtype)
+        white = xp.matmul(diff, self._whiten)  # (r, k, batch, d)
+        quad = (white * white).sum(axis=3)
+        logp = -0.5 * (quad + (self._logdet[:, :, None] + self.dim * log2pi).astype(self.dtype))
+        if self._n_partial(data):
+            quad_o, logdet_o, _, _ = self._observed_part(data)
+            if mode == "sum":
+                part = -0.5 * (quad_o + logdet_o + n_seen[ri, bi][:, None] * log2pi)
+            else:
+                part = -0.5 * (quad_o + self._logdet[ri] + self.dim * log2pi)
+            logp[ri, :, bi] = part.astype(self.dtype)
+        if mode == "sum":
+            logp = xp.where(n_seen[:, None, :] > 0, logp, 0.0).astype(self.dtype)
+        if logs is not None:
+            logs[...] = logp
+        scale[...] = logp.max(axis=1)
+        xp.exp(logp - scale[:, None, :], out=values)
+
+    def new_stats(self):
+        """Flow, flow-weighted x and x x^T (float64), and the flow of unobserved rows."""
+        xp = self.backend.xp
+        r, k, d = self.n_regions, self.n_units, self.dim
+        return [xp.zeros((r, k)), xp.zeros((r, k, d)), xp.zeros((r, k, d, d)), xp.zeros((r, k))]
+
+    def accumulate(self, stats, data, flow):
+        """Add the statistics of a batch: observed ones for complete rows, the moments of
+        the conditional distribution for partly observed rows, and the flow of rows with
+        none of the region's values (their expectation is added in :meth:`sufficient`)."""
+        xp = self.backend.xp
+        x, _, n_seen, (ri, bi) = data
+        flow = flow.astype(np.float64)
+        x = x.astype(np.float64)
+        f = flow * (n_seen == self.dim)[:, None, :]  # (r, k, batch)
+        stats[0] += f.sum(axis=2)
+        stats[1] += xp.matmul(f, x)
+        stats[2] += xp.matmul(xp.swapaxes(f[:, :, :, None] * x[:, None, :, :], 2, 3), x[:, None, :, :])
+        stats[3] += (flow * (n_seen == 0)[:, None, :]).sum(axis=2)
+        if self._n_partial(data):
+            _, _, cmean, ccov = self._observed_part(data, conditional_cov=True)
+            fp = flow[ri, :, bi]  # (m, k)
+            second = cmean[..., :, None] * cmean[..., None, :] + ccov
+            self.backend.scatter_add(stats[0], ri, fp)
+            self.backend.scatter_add(stats[1], ri, fp[..., None] * cmean)
+            self.backend.scatter_add(stats[2], ri, fp[..., None, None] * second)
+
+    def sufficient(self, stats):
+        """``(S_1, S_x, S_xx)``: unobserved rows contribute ``[1, mu, Sigma + mu mu^T]``."""
+        s0, s1, s2, missing = stats
+        mu, cov = self._mean64, self._cov64
+        return (
+            s0 + missing,
+            s1 + missing[..., None] * mu,
+            s2 + missing[..., None, None] * (cov + mu[..., :, None] * mu[..., None, :]),
+        )
+
+    def m_step(self, suff, pseudocount):
+        """``mean = S_x / S_1``, ``cov = S_xx / S_1 - mean mean^T`` with its eigenvalues
+        floored at ``min_var``; units without flow keep their parameters. Like
+        :class:`Gaussian`, no pseudocount."""
+        xp = self.backend.xp
+        s0, s1, s2 = suff
+        has_mass = s0 > 1e-12
+        safe = xp.where(has_mass, s0, 1.0)
+        mean = s1 / safe[..., None]
+        cov = s2 / safe[..., None, None] - mean[..., :, None] * mean[..., None, :]
+        cov = floor_eigenvalues(xp, 0.5 * (cov + xp.swapaxes(cov, 2, 3)), self.min_var)
+        mean = xp.where(has_mass[..., None], mean, self._mean64)
+        cov = xp.where(has_mass[..., None, None], cov, self._cov64)
+        return (mean.astype(self.dtype), cov.astype(self.dtype))
+
+    def node_flow(self, suff):
+        return suff[0]
+
+    def unit_means(self, data):
+        """``E_k[x | observed values of the region]`` of every unit, ``(r, k, batch, d)``."""
+        xp = self.backend.xp
+        x, seen, _, (ri, bi) = data
+        out = xp.where(seen[:, None, :, :], x[:, None, :, :].astype(np.float64), self._mean64[:, :, None, :])
+        if self._n_partial(data):
+            out[ri, :, bi] = self._observed_part(data)[2]
+        return out
+
+    def pick(self, X, units, rng, mode):
+        """Values ``(r, n, d)`` for chosen units ``(r, n)`` (-1: none): observed entries
+        are kept, missing ones drawn from (``"sample"``) or set to the mean of (``"argmax"``)
+        the chosen unit's conditional distribution given the region's observed entries."""
+        xp = self.backend.xp
+        x, miss = self.columns(X)
+        seen = ~miss
+        k = xp.maximum(units, 0)
+        rows = xp.arange(self.n_regions)[:, None]
+        cov, mu = self._cov64[rows, k], self._mean64[rows, k]  # (r, n, d, d), (r, n, d)
+        o = seen.astype(np.float64)
+        oo = o[..., :, None] * o[..., None, :]
+        padded = cov * oo + self._eye * (1.0 - o)[..., None, :]
+        diff = (xp.where(miss, 0.0, x).astype(np.float64) - mu) * o
+        value = mu + xp.matmul(cov, xp.linalg.solve(padded, diff[..., None]))[..., 0]
+        if mode == "sample":
+            ccov = cov - xp.matmul(xp.matmul(cov, xp.linalg.inv(padded) * oo), cov)
+            # The symmetric square root, by eigendecomposition: the conditional covariance
+            # is singular on the observed dimensions (their draws are discarded) and may be
+            # near singular elsewhere, where a Cholesky factor fails; unlike V sqrt(W) it
+            # does not depend on the signs of the eigenvectors (which rounding can flip).
+            w, v = xp.linalg.eigh(0.5 * (ccov + xp.swapaxes(ccov, -1, -2)))
+            root = xp.matmul(v * xp.sqrt(xp.maximum(w, 0.0))[..., None, :], xp.swapaxes(v, -1, -2))
+            z = rng.standard_normal(units.shape + (self.dim,), dtype=np.float64)
+            value = value + xp.matmul(root, z[..., None])[..., 0]
+        return xp.where(miss & (units >= 0)[..., None], value.astype(x.dtype), x)
+
+
+def floor_eigenvalues(xp, cov, floor):
+    """Symmetric matrices ``(..., d, d)`` with their eigenvalues raised to at least ``floor``."""
+    w, v = xp.linalg.eigh(cov)
+    return xp.matmul(v * xp.maximum(w, floor)[..., None, :], xp.swapaxes(v, -1, -2))

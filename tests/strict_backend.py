@@ -106,8 +106,16 @@ class _StrictNamespace:
 
     random = _Random()
 
+    def __init__(self, module=np):
+        self._module = module
+
+    @property
+    def linalg(self):
+        """``numpy.linalg`` under the same rules (cupy.linalg's batched functions)."""
+        return _StrictNamespace(np.linalg)
+
     def __getattr__(self, name):
-        attr = getattr(np, name)
+        attr = getattr(self._module, name)
         if not callable(attr) or isinstance(attr, type):
             return attr
         if isinstance(attr, np.ufunc):

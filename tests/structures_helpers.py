@@ -4,7 +4,7 @@ import numpy as np
 
 from skpc._backend import CPU
 from skpc.engine import Circuit
-from skpc.leaves import Categorical, Gaussian
+from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 
 
 def make_circuit(graph, n_units, kinds, n_categories=None, seed=0, min_var=1e-3):
@@ -15,6 +15,8 @@ def make_circuit(graph, n_units, kinds, n_categories=None, seed=0, min_var=1e-3)
         variables = np.asarray(variables)
         if kind == "categorical":
             return Categorical(variables, n_units, np.asarray(n_categories)[variables], CPU, "float64", rng)
+        if kind == MultivariateGaussian.kind:
+            return MultivariateGaussian(variables, n_units, CPU, "float64", rng, min_var=min_var)
         return Gaussian(variables, n_units, CPU, "float64", rng, min_var=min_var)
 
     return Circuit(graph, n_units, make_leaf, list(kinds), CPU, "float64", rng)
@@ -69,6 +71,9 @@ def check_flows_by_finite_differences(circuit, X, n_checks=12, seed=0):
     suff = circuit.sufficient(stats)
     checked = 0
     for block, raw, s in zip(circuit.blocks, stats, suff, strict=True):
+        if block.kind == "multivariate_gaussian":
+            checked += _check_joint_gaussian(circuit, X, block, s, n_checks, rng)
+            continue
         if block.kind == "gaussian":
             mean, var = block.mean, block.var
             s0, s1, s2 = s
@@ -89,4 +94,39 @@ def check_flows_by_finite_differences(circuit, X, n_checks=12, seed=0):
             fd = finite_difference(circuit, X, block, 0, index)
             np.testing.assert_allclose(fd, target[index], rtol=1e-5, atol=1e-6)
             checked += 1
+    return checked
+
+
+def _check_joint_gaussian(circuit, X, block, suff, n_checks, rng):
+    """Full-covariance units: ``d log p / d mean = P (S_x - S_1 mean)`` and, for a
+    symmetric change of ``cov[i, j]`` and ``cov[j, i]``, ``(2 - [i == j]) G[i, j]`` with
+    ``G = (P Q P - S_1 P) / 2``, ``Q = sum flow (x - mean)(x - mean)^T`` from the expected
+    statistics, ``P`` the precision."""
+    s0, s1, s2 = suff
+    mean, cov = block.mean, block.cov
+    prec = np.linalg.inv(cov)
+    outer = s1[..., :, None] * mean[..., None, :]
+    square = mean[..., :, None] * mean[..., None, :]
+    q = s2 - outer - np.swapaxes(outer, -1, -2) + s0[..., None, None] * square
+    g_mean = np.einsum("rkij,rkj->rki", prec, s1 - s0[..., None] * mean)
+    g_cov = 0.5 * (prec @ q @ prec - s0[..., None, None] * prec)
+    checked = 0
+    for index in sample_indices(g_mean.shape, n_checks, rng):
+        fd = finite_difference(circuit, X, block, 0, index, log_scale=False)
+        np.testing.assert_allclose(fd, g_mean[index], rtol=1e-5, atol=1e-6)
+        checked += 1
+    h = 1e-5
+    for r, k, i, j in sample_indices(g_cov.shape, n_checks, rng):
+        values = []
+        for sign in (1.0, -1.0):
+            moved = cov.copy()
+            moved[r, k, i, j] += sign * h
+            if i != j:
+                moved[r, k, j, i] += sign * h
+            block.set_params((mean, moved))
+            values.append(total_loglik(circuit, X))
+        block.set_params((mean, cov))
+        expected = g_cov[r, k, i, j] * (1 if i == j else 2)
+        np.testing.assert_allclose((values[0] - values[1]) / (2 * h), expected, rtol=1e-5, atol=1e-6)
+        checked += 1
     return checked

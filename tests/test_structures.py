@@ -149,7 +149,9 @@ def test_hand_made_graphs_validate():
         ([(0,), (1,), (0, 1)], [[], [], [(0, 1), (0, 0)]], 2, "hadamard", "overlap"),
         ([(0,), (1,), (0, 1)], [[], [], [(0, 1), (0,)]], 2, "hadamard", "cover"),
         ([(0,), (1,), (0, 1), (1,)], [[], [], [(0, 1)], []], 2, "hadamard", "reachable"),
-        ([(0, 1), (1,), (0, 1)], [[], [], [(0, 1)]], 2, "hadamard", "one variable"),
+        # an input region over several variables is allowed (full-covariance Gaussian
+        # units), but not one that repeats a variable
+        ([(0, 0), (1,), (0, 1)], [[], [], [(0, 1)]], 2, "hadamard", "distinct variables"),
         ([(0,), (1,), (2,), (0, 1, 2)], [[], [], [], [(0, 1, 2)]], 3, "kronecker", "2 children"),
         ([(0,), (1,), (0, 1)], [[], [], [(0, 1)]], 2, "outer", "product"),
         # two mixing regions that mix each other: a cycle, not a DAG

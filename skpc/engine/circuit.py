@@ -16,6 +16,9 @@ from skpc._backend import CPU
 from skpc._validation import MIN_CHUNK_ROWS, circuit_bytes, rows_that_fit
 from skpc.engine.layers import SumLayer
 
+#: Kind of the input layers of regions over several variables (full-covariance Gaussians).
+MULTIVARIATE = "multivariate_gaussian"
+
 
 class _Workspace:
     """Buffers for one batch size, reused across batches (no allocation in the loop)."""
@@ -50,7 +53,9 @@ class Circuit:
         Units per region (k); the root has one.
     make_leaf : callable
         ``make_leaf(kind, variables)`` returns the input layer of that kind whose
-        regions read the columns ``variables``.
+        regions read the columns ``variables``: a list of one column per region, or for
+        ``kind="multivariate_gaussian"`` an int array ``(regions, d)`` of each region's
+        sorted columns.
     leaf_kinds : sequence of str
         Kind of input distribution of each variable.
     backend : Backend
@@ -82,15 +87,34 @@ class Circuit:
                     consumption += [m[1][p][a] for m in members if graph.is_input(m[1][p][a])]
         inputs = list(dict.fromkeys(consumption + graph.input_regions()))
         row = {}
+        # One input layer per (kind, scope size): single-variable regions take their
+        # column's kind; a region over several variables holds full-covariance Gaussian
+        # units (MULTIVARIATE), so all its columns must be Gaussian ones.
         by_kind = defaultdict(list)
         for r in inputs:
-            by_kind[leaf_kinds[graph.scopes[r][0]]].append(r)
+            scope = tuple(graph.scopes[r])
+            if len(scope) == 1:
+                by_kind[(leaf_kinds[scope[0]], 1)].append(r)
+                continue
+            for v in scope:
+                if leaf_kinds[v] != "gaussian":
+                    raise ValueError(
+                        f"input region {r} holds the variables {scope}, so it becomes full-covariance "
+                        f"Gaussian units, but column {v} is {str(leaf_kinds[v])!r}: an input region over "
+                        "several variables needs Gaussian columns only (set leaf='gaussian' for them, "
+                        "or split the region)."
+                    )
+            by_kind[(MULTIVARIATE, len(scope))].append(r)
         self.leaves, self.leaf_rows = [], []
-        for kind in sorted(by_kind):
-            regions = by_kind[kind]
+        for kind, size in sorted(by_kind):
+            regions = by_kind[(kind, size)]
             start = len(row)
             row.update({r: start + i for i, r in enumerate(regions)})
-            self.leaves.append(make_leaf(kind, [graph.scopes[r][0] for r in regions]))
+            if size == 1:
+                variables = [graph.scopes[r][0] for r in regions]
+            else:
+                variables = np.array([sorted(graph.scopes[r]) for r in regions], dtype=np.int64)
+            self.leaves.append(make_leaf(kind, variables))
             self.leaf_rows.append(slice(start, len(row)))
         self.sum_layers = []
         for (_, arities, n_out), members in groups:
@@ -272,7 +296,10 @@ class Circuit:
             values = leaf.pick(X, units[rows], rng, mode)
             # Only regions on the chosen path write (a variable may have several regions).
             r, n = xp.nonzero(units[rows] >= 0)
-            out[n, xp.asarray(leaf.variables)[r]] = values[r, n]
+            if leaf.variables.ndim == 1:
+                out[n, xp.asarray(leaf.variables)[r]] = values[r, n]
+            else:  # a region over several variables: values (r, n, d)
+                out[n[:, None], xp.asarray(leaf.variables)[r]] = values[r, n]
         return out
 
     # -- devices and pickling ---------------------------------------------------------------

@@ -74,8 +74,12 @@ class SumLayer:
         self.n_folds = rows.stop - rows.start
         self.parts = [np.asarray(p, dtype=np.int64) for p in parts]
         self.refs = [[_as_ref(p[:, a], xp) for a in range(p.shape[1])] for p in self.parts]
-        self.part_size = n_units if product == "hadamard" else n_units * n_units
-        self.n_in = self.part_size * len(parts)
+        # A Kronecker partition of two children holds k^2 products; a partition with one
+        # child (in either kind of graph) holds that child's k units.
+        self.part_sizes = [n_units if product == "hadamard" or p.shape[1] == 1 else n_units * n_units
+                           for p in self.parts]
+        self.offsets = np.cumsum([0, *self.part_sizes]).tolist()
+        self.n_in = self.offsets[-1]
         self.guard = underflow_guard(self.dtype)
         w = np.exp(-INIT_LOG_SPREAD[product] * rng.random((self.n_folds, n_out, self.n_in)))
         self.set_params((xp.asarray(w.astype(self.dtype)),), normalise=True)
@@ -159,7 +163,7 @@ class SumLayer:
 
     # -- upward pass --------------------------------------------------------------------
     def _blocks(self, prod):
-        return [prod[:, p * self.part_size : (p + 1) * self.part_size] for p in range(len(self.refs))]
+        return [prod[:, a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
     def _products(self, values, scale, prod, pscale):
         """Linear products of the children; ``pscale`` gets their common log-scale."""
@@ -167,7 +171,7 @@ class SumLayer:
         k = self.n_units
         part_scales = []
         for refs, block in zip(self.refs, self._blocks(prod)):
-            if self.product == "hadamard":
+            if self.product == "hadamard" or len(refs) == 1:
                 block[...] = values[refs[0]]
                 for ref in refs[1:]:
                     block *= values[ref]
@@ -205,7 +209,7 @@ class SumLayer:
                             folds, rows = how
                             log[folds] = exact[rows]
                     logs.append(log)
-                if self.product == "hadamard":
+                if self.product == "hadamard" or len(logs) == 1:
                     block[...] = sum(logs[1:], logs[0])
                 else:
                     out = block.reshape(self.n_folds, k, k, -1)
@@ -265,7 +269,7 @@ class SumLayer:
         back *= prod  # product flows, (F, n_in, B)
         k = self.n_units
         for p, (refs, block) in enumerate(zip(self.refs, self._blocks(back))):
-            if self.product == "hadamard":
+            if self.product == "hadamard" or len(refs) == 1:
                 pieces = [block] * len(refs)
             else:
                 block = block.reshape(self.n_folds, k, k, -1)
@@ -300,9 +304,10 @@ class SumLayer:
         n = xp.broadcast_to(xp.arange(o.shape[1])[None, :], o.shape)
         k = self.n_units
         for p, refs in enumerate(self.refs):
-            local = choice - p * self.part_size
-            inside = active & (local >= 0) & (local < self.part_size)
-            targets = [local] * len(refs) if self.product == "hadamard" else [local // k, local % k]
+            local = choice - self.offsets[p]
+            inside = active & (local >= 0) & (local < self.part_sizes[p])
+            flat = self.product == "hadamard" or len(refs) == 1
+            targets = [local] * len(refs) if flat else [local // k, local % k]
             for ref, target in zip(refs, targets):
                 child = xp.broadcast_to(_ref_rows(ref, xp)[:, None], o.shape)
                 units[child[inside], n[inside]] = target[inside]

@@ -6,12 +6,29 @@ categorical layer's ``(r, C, k)`` probabilities, padded categories excluded). Th
 gradient of the mean log-likelihood of a batch of B rows with respect to a logit is
 ``(F_B(n, c) - theta[n, c] * F_B(n)) / B``, read off the flows that EM also uses.
 Gaussian units are parametrised by their mean and log-variance; their gradients come
-from the flow-weighted statistics ``(s0, s1, s2)`` of the batch.
+from the flow-weighted statistics ``(s0, s1, s2)`` of the batch. Full-covariance Gaussian
+units are parametrised by their mean and the Cholesky factor ``L`` of their covariance
+(``Sigma = L L^T``) with its diagonal stored as logarithms, so that every step keeps
+``Sigma`` positive definite; with ``Q = sum_x F(x) (x - mu)(x - mu)^T`` and
+``P = Sigma^-1``, the gradients are ``P (S_x - S_1 mu)`` for the mean and
+``2 G L`` for ``L`` (times ``L_ii`` on its log-diagonal), ``G = (P Q P - S_1 P) / 2``.
 """
 
 import numpy as np
 
+from skpc.leaves import floor_eigenvalues
 from skpc.solvers.base import Solver
+
+
+def _diag(xp, values):
+    """Matrices ``(..., d, d)`` with ``values`` (..., d) on their diagonal."""
+    return values[..., :, None] * xp.eye(values.shape[-1], dtype=values.dtype)
+
+
+def _cholesky_from_free(xp, free):
+    """The lower-triangular factor whose strict lower part is ``free``'s and whose
+    diagonal is the exponential of ``free``'s."""
+    return xp.tril(free, -1) + _diag(xp, xp.exp(xp.diagonal(free, axis1=-2, axis2=-1)))
 
 
 def _softmax(xp, logits, axis, valid=None):
@@ -51,7 +68,7 @@ class Adam(Solver):
             return 2
         if block.kind == "categorical":
             return 1
-        if block.kind == "gaussian":
+        if block.kind in ("gaussian", "multivariate_gaussian"):
             return None
         raise ValueError(f"solver='adam' does not support {block.kind!r} blocks.")
 
@@ -60,6 +77,10 @@ class Adam(Solver):
         xp = block.backend.xp
         if block.kind == "gaussian":
             return [block.mean.astype(np.float64), xp.log(block.var.astype(np.float64))]
+        if block.kind == "multivariate_gaussian":
+            chol = xp.linalg.cholesky(block.cov.astype(np.float64))
+            diag = xp.diagonal(chol, axis1=-2, axis2=-1)
+            return [block.mean.astype(np.float64), xp.tril(chol, -1) + _diag(xp, xp.log(diag))]
         (theta,) = block.params
         with np.errstate(divide="ignore"):
             logits = xp.log(theta.astype(np.float64))
@@ -73,6 +94,11 @@ class Adam(Solver):
         if block.kind == "gaussian":
             mean, log_var = free
             return (mean.astype(block.dtype), xp.maximum(xp.exp(log_var), block.min_var).astype(block.dtype))
+        if block.kind == "multivariate_gaussian":
+            mean, free_chol = free
+            chol = _cholesky_from_free(xp, free_chol)
+            cov = floor_eigenvalues(xp, xp.matmul(chol, xp.swapaxes(chol, -1, -2)), block.min_var)
+            return (mean.astype(block.dtype), cov.astype(block.dtype))
         valid = block.valid if block.kind == "categorical" else None
         with np.errstate(over="ignore"):
             theta = _softmax(xp, free[0], self._axis(block), valid)
@@ -87,6 +113,20 @@ class Adam(Solver):
             # sum_x F(x) * (x - mean)^2 from the moments of the batch.
             sq = s2 - 2 * mean * s1 + mean**2 * s0
             return [(s1 - mean * s0) / var / n_samples, 0.5 * (sq / var - s0) / n_samples]
+        if block.kind == "multivariate_gaussian":
+            s0, s1, s2 = (s.astype(np.float64) for s in suff)
+            mean, cov = block.mean.astype(np.float64), block.cov.astype(np.float64)
+            prec = xp.linalg.inv(cov)
+            outer = s1[..., :, None] * mean[..., None, :]
+            q = (s2 - outer - xp.swapaxes(outer, -1, -2)
+                 + s0[..., None, None] * mean[..., :, None] * mean[..., None, :])
+            g_mean = xp.matmul(prec, (s1 - s0[..., None] * mean)[..., None])[..., 0]
+            g_cov = 0.5 * (xp.matmul(xp.matmul(prec, q), prec) - s0[..., None, None] * prec)
+            chol = xp.linalg.cholesky(cov)
+            g_chol = xp.tril(2 * xp.matmul(g_cov, chol))
+            diag = xp.diagonal(g_chol, axis1=-2, axis2=-1) * xp.diagonal(chol, axis1=-2, axis2=-1)
+            g_free = xp.tril(g_chol, -1) + _diag(xp, diag)
+            return [g_mean / n_samples, g_free / n_samples]
         axis = self._axis(block)
         (flows,) = suff
         flows = flows.astype(np.float64)

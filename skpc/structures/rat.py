@@ -21,13 +21,16 @@ class _Builder:
         return RegionGraph(self.scopes, self.partitions, root=root, product="kronecker", name=name).validate()
 
 
-def rat_spn(n_variables, depth=None, n_repetitions=4, random_state=None):
+def rat_spn(n_variables, depth=None, n_repetitions=4, random_state=None, multivariate_leaves=False):
     """Region graph of a RAT-SPN: random balanced binary trees, repeated.
 
     Each repetition permutes the variables at random and splits them into two balanced
-    halves, recursively, ``depth`` times. Input regions hold a single variable, so a
-    region still holding several variables below ``depth`` is split further into halves
-    of its variables in their column order (no randomness). The root mixes the
+    halves, recursively, ``depth`` times. By default input regions hold a single
+    variable, so a region still holding several variables below ``depth`` is split
+    further into halves of its variables in their column order (no randomness). With
+    ``multivariate_leaves=True`` a region reached at ``depth`` is not split further: it
+    becomes one input region over all its variables, which a circuit turns into
+    full-covariance Gaussian units (continuous columns only). The root mixes the
     repetitions: one partition (the first split) per repetition. Repetitions share no
     region; each has its own input regions. Products are Kronecker (outer) products.
 
@@ -37,10 +40,17 @@ def rat_spn(n_variables, depth=None, n_repetitions=4, random_state=None):
         Number of variables (at least 2).
     depth : int or None, default=None
         Levels of random splits; ``None`` splits at random all the way down to single
-        variables. ``depth=0`` gives the same column-order tree in every repetition.
+        variables. ``depth=0`` gives the same column-order tree in every repetition, or
+        with ``multivariate_leaves=True`` a root whose every partition is a single input
+        region over all variables: a mixture of ``n_repetitions * k`` full-covariance
+        Gaussians for k units per region.
     n_repetitions : int, default=4
         Number of random trees mixed at the root.
     random_state : int, RandomState instance or None, default=None
+    multivariate_leaves : bool, default=False
+        Stop splitting at ``depth``: the regions there become input regions over all
+        their variables (full-covariance Gaussian units). Without effect when
+        ``depth=None``.
 
     Returns
     -------
@@ -52,6 +62,9 @@ def rat_spn(n_variables, depth=None, n_repetitions=4, random_state=None):
     >>> graph = rat_spn(6, depth=2, n_repetitions=3, random_state=0)
     >>> len(graph.partitions[graph.root])
     3
+    >>> graph = rat_spn(6, depth=1, n_repetitions=2, multivariate_leaves=True, random_state=0)
+    >>> sorted(len(graph.scopes[r]) for r in graph.input_regions())
+    [3, 3, 3, 3]
     """
     n_variables, n_repetitions = int(n_variables), int(n_repetitions)
     if n_variables < 2:
@@ -72,10 +85,15 @@ def rat_spn(n_variables, depth=None, n_repetitions=4, random_state=None):
         return region(variables[:half], level + 1), region(variables[half:], level + 1)
 
     def region(variables, level):
-        if len(variables) == 1:
+        if len(variables) == 1 or (multivariate_leaves and level >= depth):
             return builder.add(variables)
         return builder.add(variables, [halves(variables, level)])
 
-    parts = [halves(rng.permutation(n_variables), 0) for _ in range(n_repetitions)]
+    def top(variables):
+        if multivariate_leaves and depth == 0:  # one input region over every variable
+            return (region(variables, 0),)
+        return halves(variables, 0)
+
+    parts = [top(rng.permutation(n_variables)) for _ in range(n_repetitions)]
     root = builder.add(range(n_variables), parts)
     return builder.graph(root, "rat")

@@ -9,11 +9,14 @@ import numpy as np
 class RegionGraph:
     """A rooted DAG of regions (sets of variables) and their partitions.
 
-    A region with no partitions is an *input region*: it holds one variable and becomes
-    a layer of input units. Every other region becomes sum units that mix the products
-    of its partitions. A partition is a tuple of child region ids whose scopes are
-    disjoint and cover the region's scope; a partition with a single child is allowed
-    (it mixes the child's units, as HCLT's leaf latents do).
+    A region with no partitions is an *input region* and becomes a layer of input units:
+    over one variable, units of that variable's distribution (categorical or Gaussian);
+    over several variables, full-covariance (multivariate) Gaussian units over all of
+    them (every one of its variables must be a Gaussian column). Every other region
+    becomes sum units that mix the products of its partitions. A partition is a tuple of
+    child region ids whose scopes are disjoint and cover the region's scope; a partition
+    with a single child is allowed in both kinds of graph (it mixes the child's units,
+    as HCLT's leaf latents do).
 
     Parameters
     ----------
@@ -25,7 +28,34 @@ class RegionGraph:
         Id of the root region.
     product : {"hadamard", "kronecker"}
         How a partition combines its children's units: elementwise (all children have
-        the same number of units) or as an outer product (two children).
+        the same number of units) or as an outer product (two children; or one child,
+        whose units are then mixed as they are).
+
+    Examples
+    --------
+    A mixture of full-covariance Gaussians over three continuous columns: the root's
+    only partition has a single child, an input region over all three variables (this
+    is what ``rat_spn(3, depth=0, n_repetitions=1, multivariate_leaves=True)`` builds).
+    With ``n_latents=k`` it is a Gaussian mixture with k components, like
+    ``sklearn.mixture.GaussianMixture(k, covariance_type="full")``.
+
+    >>> import numpy as np
+    >>> from skpc import PCDensityEstimator
+    >>> from skpc.structures import RegionGraph
+    >>> gmm = RegionGraph(scopes=[(0, 1, 2), (0, 1, 2)], partitions=[[], [(0,)]], root=1)
+    >>> X = np.random.default_rng(0).multivariate_normal(
+    ...     [0, 0, 0], [[1, 0.9, 0], [0.9, 1, 0], [0, 0, 1]], size=300)
+    >>> pc = PCDensityEstimator(structure=gmm, n_latents=2, solver="em", max_iter=10,
+    ...                         random_state=0).fit(X)
+    >>> pc.circuit_.leaves[0].cov.shape  # (regions, units, d, d)
+    (1, 2, 3, 3)
+
+    Input regions of different sizes can be mixed: here ``(0, 1)`` gets bivariate
+    Gaussian units and ``(2,)`` univariate ones, multiplied by the root's partition.
+
+    >>> blocks = RegionGraph(scopes=[(0, 1), (2,), (0, 1, 2)],
+    ...                      partitions=[[], [], [(0, 1)]], root=2)
+    >>> pc = PCDensityEstimator(structure=blocks, n_latents=2, max_iter=2).fit(X)
     """
 
     scopes: list
@@ -91,12 +121,12 @@ class RegionGraph:
         for r in range(self.n_regions):
             scope = tuple(self.scopes[r])
             if self.is_input(r):
-                if len(scope) != 1:
-                    raise ValueError(f"input region {r} must hold one variable, has {scope}.")
+                if len(scope) == 0 or len(set(scope)) != len(scope):
+                    raise ValueError(f"input region {r} must hold distinct variables, has {scope}.")
                 continue
             for part in self.partitions[r]:
-                if self.product == "kronecker" and len(part) != 2:
-                    raise ValueError(f"region {r}: Kronecker partitions need 2 children.")
+                if self.product == "kronecker" and len(part) not in (1, 2):
+                    raise ValueError(f"region {r}: Kronecker partitions need 1 or 2 children.")
                 child_vars = [v for c in part for v in self.scopes[c]]
                 if len(child_vars) != len(set(child_vars)):
                     raise ValueError(f"region {r}: a partition's children overlap (not decomposable).")
@@ -105,6 +135,6 @@ class RegionGraph:
         return self
 
     def input_regions(self):
-        """Ids of the input regions, ordered by their variable."""
+        """Ids of the input regions, ordered by their (first) variable, then their size."""
         ids = [r for r in range(self.n_regions) if self.is_input(r)]
-        return sorted(ids, key=lambda r: self.scopes[r][0])
+        return sorted(ids, key=lambda r: (min(self.scopes[r]), len(self.scopes[r])))
