@@ -56,34 +56,38 @@ NOTES = """### Notes
   the binary debd sets (step 1.0, pseudocount 0.001); 17-level digits overfit more with
   them (the old step 0.4, pseudocount 0.01 give -90.17). k=16 for RAT/PD was too slow on
   this 2-core CPU to include (over 500 s for RAT with 2 repetitions).
-- (c) skpc does **not** win on all three sets. Against the grids a scikit-learn user tries
-  first (GaussianMixture without ``reg_covar``, KernelDensity), the Gaussian-leaf HCLT wins
-  wine (-14.53) and diabetes (-1.30), and on breast cancer the new full-covariance leaves
-  cut the gap from 8.7 nats (HCLT -14.59) to 1.4 (RAT -7.33 against GaussianMixture -5.92)
-  without closing it. The last column picks one skpc family per set by its
-  cross-validated score on the training split: that picks RAT on wine (-15.36; its CV
-  score was higher than the HCLT's although the HCLT tests better), so by that honest rule
-  skpc only ties GaussianMixture's default grid on wine (-15.36 against -15.41) and loses
-  to KernelDensity there (-14.80).
+- (c) Against the grids a scikit-learn user tries first (GaussianMixture without
+  ``reg_covar``, KernelDensity), skpc wins wine (HCLT -14.53 against -15.41 and -14.80)
+  and diabetes (HCLT -1.30 against -2.77 and -11.80) and **ties, 0.01 nats behind**, on
+  breast cancer (RAT -5.93 against GaussianMixture -5.92: both chose the same
+  2-component full-covariance mixture). The last column picks one skpc family per set
+  by its cross-validated score on the training split: HCLT on wine and diabetes, RAT on
+  breast cancer. Since full-covariance units start from k-means (below), the RAT column
+  improved on all three sets: wine -15.36 -> -14.41 (better on test than the HCLT, but
+  its CV score was lower, so the HCLT is reported), breast cancer -7.33 -> -5.93,
+  diabetes -5.97 -> -2.40.
 - (c) Breast cancer's 30 columns are nearly collinear (radius, perimeter, area...), which
   univariate leaves with discrete latents approximate with a staircase of k states; a
-  full-covariance leaf represents it exactly. The model class is no longer the limit: a
-  RAT with ``depth=0`` is GaussianMixture(covariance_type="full") (the test suite checks
-  equal scores and EM steps), and with GaussianMixture's own 2-component parameters it
-  scores exactly what GaussianMixture does. What differs is the start: skpc initialises
-  means at random (column mean + std * noise) where GaussianMixture runs k-means first.
-  Outside this table (not used for any choice above), the same 2-component model
-  (``n_latents=2``, one repetition, ``min_var=1e-4``, early stopping) reached -5.56, -11.83, -7.06, -11.02
-  and -10.34 on the test split for seeds 0-4, while GaussianMixture gives -5.92 for every
-  seed. A data-driven initialisation (k-means) of full-covariance units is the missing
-  piece; it is not implemented.
+  full-covariance leaf represents it exactly. A RAT with ``depth=0`` is
+  GaussianMixture(covariance_type="full") (the test suite checks equal scores and EM
+  steps); what differed was the start. Full-covariance units used to start at random
+  (column mean + std * noise): the 2-component model (``min_var=1e-4``, early stopping)
+  then reached -5.56, -11.83, -7.06, -11.02 and -10.34 for seeds 0-4. They now start like
+  GaussianMixture: k-means on the region's columns (complete rows), means at the
+  centres, covariances the clusters'. Outside this table (reported only, not used for
+  any choice), the chosen model (``n_latents=2``, one repetition, ``min_var=1e-6``, no
+  early stopping) scores -5.93 on the test split for each of seeds 0-4 (spread below
+  0.005), as GaussianMixture gives -5.92 for every seed.
 - (c) Fairness check: with ``reg_covar`` in its grid, GaussianMixture improves on wine
-  (-13.66, full covariances with ``reg_covar=0.1``) and breast cancer (-5.80), and beats
-  every skpc column on both; on diabetes it stays at -2.77, below the HCLT's -1.30. On
-  diabetes the selected ``min_var=1e-6`` lets Gaussian units concentrate on the two values
-  of the binary ``sex`` column (a density, so this raises the log-likelihood);
-  GaussianMixture could do the same (``reg_covar=1e-6`` is in its grid) but chose tied
-  covariances.
+  (-13.66, full covariances with ``reg_covar=0.1``) and breast cancer (-5.80,
+  ``reg_covar=1e-4``), and beats skpc on both (HCLT -14.53 on wine, RAT -5.93 on breast
+  cancer; the RAT's ``min_var`` floors the covariances' eigenvalues where ``reg_covar``
+  adds to them, and cross-validation chose ``min_var=1e-6``); on diabetes it stays at
+  -2.77, below the HCLT's -1.30 (and the RAT's -2.40). On diabetes the selected
+  ``min_var=1e-6`` lets Gaussian units
+  concentrate on the two values of the binary ``sex`` column (a density, so this raises
+  the log-likelihood); GaussianMixture could do the same (``reg_covar=1e-6`` is in its
+  grid) but chose tied covariances.
 - (c) The RAT grid: depth {0, 1, 2} (0: a full-covariance Gaussian mixture with
   ``n_repetitions * n_latents`` components; 1, 2: mixtures of products of full-covariance
   blocks over random halves / quarters of the columns), 1 or 2 repetitions, n_latents

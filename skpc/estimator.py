@@ -395,7 +395,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if kind == MultivariateGaussian.kind:  # an input region over several columns
                 return MultivariateGaussian(variables, self.n_latents_, backend, self.dtype, rng,
                                             min_var=self.min_var, data_mean=mean[variables],
-                                            data_std=std[variables])
+                                            data_std=std[variables], data=X)
             return Gaussian(variables, self.n_latents_, backend, self.dtype, rng, min_var=self.min_var,
                             data_mean=mean[variables], data_std=std[variables])
 

@@ -7,7 +7,15 @@ statistics for missing values), its M-step, and how to draw or pick a value for 
 unit. Arrays are laid out ``(regions, units, batch)`` to match the engine's buffers.
 """
 
+import warnings
+
 import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+
+#: At most this many training rows (a random subset) feed the k-means start of
+#: :class:`MultivariateGaussian`.
+KMEANS_ROWS = 5000
 
 
 class InputLayer:
@@ -307,8 +315,20 @@ class MultivariateGaussian(InputLayer):
         Floor of the covariance's eigenvalues after each M-step (for ``d = 1`` exactly
         the floor of :class:`Gaussian`'s variance).
     data_mean, data_std : ndarray of shape (n_regions, d) or None
-        Per-variable location and scale: initial means are ``data_mean + data_std *
-        noise``, initial covariances ``diag(max(data_std**2, min_var))``.
+        Per-variable location and scale: without ``data``, initial means are
+        ``data_mean + data_std * noise``, initial covariances ``diag(max(data_std**2,
+        min_var))``.
+    data : ndarray of shape (n_samples, n_features) or None
+        Training rows (all columns of X; not modified) for a k-means start, as
+        :class:`sklearn.mixture.GaussianMixture` does: regions over the same columns
+        share one k-means (k-means++ seeding, seed drawn from ``rng``) with
+        ``n_units`` clusters per region on at most :data:`KMEANS_ROWS` rows without NaN
+        in those columns; unit means are the centres and covariances the clusters'
+        (the columns' covariance for a cluster of at most d rows), eigenvalues floored
+        at ``min_var``. Regions over the same columns (repetitions of a depth-0 RAT)
+        thus start at different centres, and regions over different columns get
+        different seeds. Columns with fewer complete rows than clusters keep the random
+        start.
     """
 
     kind = "multivariate_gaussian"
@@ -317,7 +337,7 @@ class MultivariateGaussian(InputLayer):
     exact_logs = True
 
     def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
-                 data_std=None):
+                 data_std=None, data=None):
         super().__init__(np.asarray(variables, dtype=np.int64).reshape(len(variables), -1), n_units,
                          backend, dtype)
         xp = backend.xp
@@ -330,7 +350,41 @@ class MultivariateGaussian(InputLayer):
         mean = loc[:, None, :] + spread[:, None, :] * noise
         var = np.maximum(spread**2, self.min_var)  # (r, d)
         cov = np.zeros((*shape, self.dim)) + np.eye(self.dim) * var[:, None, None, :]
+        if data is not None and rng is not None:
+            self._kmeans_start(np.asarray(data), mean, cov, rng)
         self.set_params((xp.asarray(mean.astype(self.dtype)), xp.asarray(cov.astype(self.dtype))))
+
+    def _kmeans_start(self, data, mean, cov, rng):
+        """Overwrite ``mean`` and ``cov`` (host float64) with a k-means start from ``data``."""
+        seed = rng.integers(2**31 - 1) if hasattr(rng, "integers") else rng.randint(2**31 - 1)
+        gen = np.random.default_rng(seed)
+        if data.shape[0] > KMEANS_ROWS:
+            data = data[np.sort(gen.choice(data.shape[0], KMEANS_ROWS, replace=False))]
+        scopes, group = np.unique(self.variables, axis=0, return_inverse=True)
+        group = np.asarray(group).reshape(-1)
+        k = self.n_units
+        for g, scope in enumerate(scopes):
+            regions = np.flatnonzero(group == g)
+            x = np.asarray(data[:, scope], dtype=np.float64)
+            x = x[~np.isnan(x).any(axis=1)]
+            n_clusters = k * len(regions)
+            if x.shape[0] < max(n_clusters, 2):
+                continue  # too few complete rows: keep the random start
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points
+                km = KMeans(n_clusters, n_init=1, random_state=int(gen.integers(2**31 - 1))).fit(x)
+            pooled = np.atleast_2d(np.cov(x, rowvar=False))
+            covs = np.empty((n_clusters, self.dim, self.dim))
+            for c in range(n_clusters):
+                members = x[km.labels_ == c]
+                if members.shape[0] > self.dim:
+                    diff = members - km.cluster_centers_[c]
+                    covs[c] = diff.T @ diff / members.shape[0]
+                else:
+                    covs[c] = pooled
+            covs = floor_eigenvalues(np, 0.5 * (covs + np.swapaxes(covs, 1, 2)), self.min_var)
+            mean[regions] = km.cluster_centers_.reshape(len(regions), k, self.dim)
+            cov[regions] = covs.reshape(len(regions), k, self.dim, self.dim)
 
     def set_params(self, params, normalise=False):
         xp = self.backend.xp
