@@ -13,7 +13,7 @@ from skpc.estimator import PCDensityEstimator
 _FORWARDED = (
     "structure", "n_latents", "solver", "batch_size", "step_size", "schedule", "max_iter", "tol",
     "pseudocount", "n_categories", "leaf", "early_stopping", "validation_fraction",
-    "n_iter_no_change", "random_state", "verbose", "device", "dtype",
+    "n_iter_no_change", "random_state", "verbose", "device", "dtype", "structure_params", "min_var",
 )
 
 
@@ -41,7 +41,7 @@ class PCImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
           ``random_state``).
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
 n_categories, leaf, early_stopping, validation_fraction, n_iter_no_change, random_state, verbose, \
-device, dtype
+device, dtype, structure_params, min_var
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and defaults).
         ``random_state`` also seeds ``strategy="sample"``. Categorical columns must not
         meet new categories in ``transform``; set ``n_categories`` when a split may hide
@@ -99,6 +99,8 @@ device, dtype
         verbose=0,
         device="cpu",
         dtype="float32",
+        structure_params=None,
+        min_var=1e-3,
     ):
         self.strategy = strategy
         self.structure = structure
@@ -119,6 +121,8 @@ device, dtype
         self.verbose = verbose
         self.device = device
         self.dtype = dtype
+        self.structure_params = structure_params
+        self.min_var = min_var
 
     def _validate(self, X, reset):
         return validate_data(

@@ -61,6 +61,15 @@ class InputLayer:
         with np.errstate(divide="ignore"):
             return self.backend.xp.log(values) + scale[:, None, :]
 
+    def _store(self, logp, values, scale, logs):
+        """Write log-densities ``logp`` (r, k, batch) in the engine's scaled linear space:
+        normalised to a maximum of 1 over units in ``values``, the log of that maximum in
+        ``scale``, and ``logp`` itself in ``logs`` when given."""
+        if logs is not None:
+            logs[...] = logp
+        scale[...] = logp.max(axis=1)
+        self.backend.xp.exp(logp - scale[:, None, :], out=values)
+
 
 class Categorical(InputLayer):
     """Categorical units; ``probs[r, c, k]`` is unit k's probability of category c.
@@ -236,10 +245,7 @@ class Gaussian(InputLayer):
         logp = -0.5 * ((x[:, None, :] - mean) ** 2 / var + xp.log(2 * np.pi * var))
         missing = 0.0 if mode == "sum" else -0.5 * xp.log(2 * np.pi * var)
         logp = xp.where(seen[:, None, :] > 0, logp, missing)
-        if logs is not None:
-            logs[...] = logp
-        scale[...] = logp.max(axis=1)
-        xp.exp(logp - scale[:, None, :], out=values)
+        self._store(logp, values, scale, logs)
 
     def new_stats(self):
         xp = self.backend.xp
@@ -478,10 +484,7 @@ class MultivariateGaussian(InputLayer):
             logp[ri, :, bi] = part.astype(self.dtype)
         if mode == "sum":
             logp = xp.where(n_seen[:, None, :] > 0, logp, 0.0).astype(self.dtype)
-        if logs is not None:
-            logs[...] = logp
-        scale[...] = logp.max(axis=1)
-        xp.exp(logp - scale[:, None, :], out=values)
+        self._store(logp, values, scale, logs)
 
     def new_stats(self):
         """Flow, flow-weighted x and x x^T (float64), and the flow of unobserved rows."""

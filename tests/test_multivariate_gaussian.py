@@ -364,3 +364,15 @@ def test_imputer_with_a_hand_made_joint_region():
     pc = PCDensityEstimator(**kw).fit(X)
     np.testing.assert_allclose(filled, pc.conditional_mean(X), rtol=1e-10)
     assert not np.isnan(filled).any() and np.all(filled[~np.isnan(X)] == X[~np.isnan(X)])
+
+
+def test_imputer_forwards_structure_params_and_min_var():
+    X = with_nan(correlated(n=200, d=4, seed=20), 0.2, seed=12, all_missing_rows=0)
+    kw = dict(structure="rat", structure_params={"depth": 0, "multivariate_leaves": True}, min_var=0.05,
+              leaf="gaussian", n_latents=2, solver="em", max_iter=5, dtype="float64", random_state=0)
+    imp = skpc.PCImputer(strategy="mean", **kw).fit(X)
+    pc = PCDensityEstimator(**kw).fit(X)
+    graph = imp.estimator_.structure_
+    assert {len(graph.scopes[r]) for r in graph.input_regions()} == {4}  # one joint region
+    assert imp.estimator_.min_var == 0.05
+    np.testing.assert_allclose(imp.transform(X), pc.conditional_mean(X), rtol=1e-10)
