@@ -132,5 +132,7 @@ def test_feature_names_and_errors():
         PCImputer(strategy="median").fit(X)
     Z = _data(10, 7)
     Z[0, 0] = 7.0
-    with pytest.raises(ValueError, match="column 0 is categorical"):
+    # A plain array after fitting on a DataFrame warns (scikit-learn's rule) before the error.
+    with pytest.warns(UserWarning, match="feature names"), \
+            pytest.raises(ValueError, match="column 0 is categorical"):
         imp.transform(Z)
