@@ -29,7 +29,7 @@ class Solver:
         raise NotImplementedError
 
 
-def step_size_at(step_size, schedule, progress, final_fraction=0.25):
+def step_size_at(step_size, schedule, progress, final_fraction=0.1):
     """Step size after a fraction ``progress`` in [0, 1] of the training budget.
 
     ``"cosine"`` decays from ``step_size`` to ``final_fraction * step_size`` (the
