@@ -45,16 +45,19 @@ NOTES = """### Notes
   than imputing the column mode, which teaches the model a wrong joint distribution.
 - (b) On 8x8 digits Poon-Domingos (pixel-grid splits, k=8) and the HCLT (k=16, whose tree
   follows the data's mutual information) are within a nat of each other; random RAT splits
-  are 10 nats behind. Kronecker layers (RAT, PD) start from sharper random weights than
+  are 12 nats behind. Kronecker layers (RAT, PD) start from sharper random weights than
   Hadamard ones (`INIT_LOG_SPREAD` in skpc/engine/layers.py: log-weights uniform on
   [-8, 0] instead of [-2, 0]): from near-uniform weights EM sat on a symmetric plateau and
   both underfit (previous run of this table: RAT -106.74, PD -99.94 test). Chosen on a
   validation split of the training rows, two seeds: PD -96.3/-96.6 -> -90.9/-90.9, RAT
   -107.2/-106.8 -> -103.3/-100.8. For HCLT the sharper start helps plants and baudio but
   overfits jester and dna (RESULTS_learning.md), so Hadamard layers keep [-2, 0]. The
-  HCLT row is 1.9 nats below the previous run's because the defaults were since tuned on
+  HCLT row is 0.9 nats below session 1's run because the defaults were since tuned on
   the binary debd sets (step 1.0, pseudocount 0.001); 17-level digits overfit more with
-  them (the old step 0.4, pseudocount 0.01 give -90.17). k=16 for RAT/PD was too slow on
+  them (the old step 0.4, pseudocount 0.01 give -90.17). This run uses the cosine
+  schedule that decays to a tenth of the step (session 3); with the earlier quarter the
+  same rows were HCLT -91.84, RAT -101.51, PD -90.90, and (a) -91.84 / -97.49 / -105.93.
+  k=16 for RAT/PD was too slow on
   this 2-core CPU to include (over 500 s for RAT with 2 repetitions).
 - (c) Against the grids a scikit-learn user tries first (GaussianMixture without
   ``reg_covar``, KernelDensity), skpc wins wine (HCLT -14.53 against -15.41 and -14.80)
