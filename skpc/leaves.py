@@ -434,24 +434,31 @@ class MultivariateGaussian(InputLayer):
         conditional mean ``(m, k, d)`` (observed entries equal to x) and, when asked, the
         conditional covariance ``(m, k, d, d)`` (zero on the observed rows and columns).
         """
-        xp = self.backend.xp
         x, seen, _, (ri, bi) = data
         cov, mu = self._cov64[ri], self._mean64[ri]  # (m, k, d, d), (m, k, d)
-        o = seen[ri, bi].astype(np.float64)  # (m, d)
-        oo = o[:, None, :, None] * o[:, None, None, :]  # (m, 1, d, d)
-        padded = cov * oo + self._eye * (1.0 - o)[:, None, None, :]
-        diff = (x[ri, bi].astype(np.float64)[:, None, :] - mu) * o[:, None, :]
+        o = seen[ri, bi].astype(np.float64)[:, None, :]  # (m, 1, d)
+        padded, diff, sol, cmean, ccov = self._conditional(
+            cov, mu, x[ri, bi].astype(np.float64)[:, None, :], o, conditional_cov)
+        quad = (diff * sol).sum(axis=2)
+        logdet = self.backend.xp.linalg.slogdet(padded)[1]
+        return quad, logdet, cmean, ccov
+
+    def _conditional(self, cov, mu, x, o, conditional_cov):
+        """The padded ``Sigma_oo`` (see the class docstring) of units ``(..., d, d)``,
+        ``diff = (x - mu) o``, its solution ``padded^-1 diff``, the conditional mean and,
+        when asked, the conditional covariance, for observed masks ``o`` (float64)."""
+        xp = self.backend.xp
+        oo = o[..., :, None] * o[..., None, :]
+        padded = cov * oo + self._eye * (1.0 - o)[..., None, :]
+        diff = (x - mu) * o
         # The padded inverse is Sigma_oo^-1 on the observed block and the identity
         # elsewhere, so the solution is zero on the missing entries (diff is).
         sol = xp.linalg.solve(padded, diff[..., None])[..., 0]
-        quad = (diff * sol).sum(axis=2)
-        logdet = xp.linalg.slogdet(padded)[1]
         cmean = mu + xp.matmul(cov, sol[..., None])[..., 0]
         ccov = None
         if conditional_cov:
-            m = xp.linalg.inv(padded) * oo
-            ccov = cov - xp.matmul(xp.matmul(cov, m), cov)
-        return quad, logdet, cmean, ccov
+            ccov = cov - xp.matmul(xp.matmul(cov, xp.linalg.inv(padded) * oo), cov)
+        return padded, diff, sol, cmean, ccov
 
     def _n_partial(self, data):
         return int(data[3][0].shape[0])
@@ -560,13 +567,9 @@ class MultivariateGaussian(InputLayer):
         k = xp.maximum(units, 0)
         rows = xp.arange(self.n_regions)[:, None]
         cov, mu = self._cov64[rows, k], self._mean64[rows, k]  # (r, n, d, d), (r, n, d)
-        o = seen.astype(np.float64)
-        oo = o[..., :, None] * o[..., None, :]
-        padded = cov * oo + self._eye * (1.0 - o)[..., None, :]
-        diff = (xp.where(miss, 0.0, x).astype(np.float64) - mu) * o
-        value = mu + xp.matmul(cov, xp.linalg.solve(padded, diff[..., None]))[..., 0]
+        _, _, _, value, ccov = self._conditional(
+            cov, mu, xp.where(miss, 0.0, x).astype(np.float64), seen.astype(np.float64), mode == "sample")
         if mode == "sample":
-            ccov = cov - xp.matmul(xp.matmul(cov, xp.linalg.inv(padded) * oo), cov)
             # The symmetric square root, by eigendecomposition: the conditional covariance
             # is singular on the observed dimensions (their draws are discarded) and may be
             # near singular elsewhere, where a Cholesky factor fails; unlike V sqrt(W) it
