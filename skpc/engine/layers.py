@@ -75,9 +75,10 @@ class SumLayer:
         self.parts = [np.asarray(p, dtype=np.int64) for p in parts]
         self.refs = [[_as_ref(p[:, a], xp) for a in range(p.shape[1])] for p in self.parts]
         # A Kronecker partition of two children holds k^2 products; a partition with one
-        # child (in either kind of graph) holds that child's k units.
-        self.part_sizes = [n_units if product == "hadamard" or p.shape[1] == 1 else n_units * n_units
-                           for p in self.parts]
+        # child (in either kind of graph) holds that child's k units ("flat": unit j of
+        # the partition is unit j of every child).
+        self.flat = [product == "hadamard" or p.shape[1] == 1 for p in self.parts]
+        self.part_sizes = [n_units if flat else n_units * n_units for flat in self.flat]
         self.offsets = np.cumsum([0, *self.part_sizes]).tolist()
         self.n_in = self.offsets[-1]
         self.guard = underflow_guard(self.dtype)
@@ -170,8 +171,8 @@ class SumLayer:
         xp = self.backend.xp
         k = self.n_units
         part_scales = []
-        for refs, block in zip(self.refs, self._blocks(prod)):
-            if self.product == "hadamard" or len(refs) == 1:
+        for refs, flat, block in zip(self.refs, self.flat, self._blocks(prod)):
+            if flat:
                 block[...] = values[refs[0]]
                 for ref in refs[1:]:
                     block *= values[ref]
@@ -198,7 +199,7 @@ class SumLayer:
         xp = self.backend.xp
         k = self.n_units
         with np.errstate(divide="ignore"):
-            for refs, plan, block in zip(self.refs, self.exact_refs, self._blocks(prod)):
+            for refs, flat, plan, block in zip(self.refs, self.flat, self.exact_refs, self._blocks(prod)):
                 logs = []
                 for ref, how in zip(refs, plan):
                     if how == "all":
@@ -209,7 +210,7 @@ class SumLayer:
                             folds, rows = how
                             log[folds] = exact[rows]
                     logs.append(log)
-                if self.product == "hadamard" or len(logs) == 1:
+                if flat:
                     block[...] = sum(logs[1:], logs[0])
                 else:
                     out = block.reshape(self.n_folds, k, k, -1)
@@ -268,8 +269,8 @@ class SumLayer:
         back = xp.matmul(self._weights_t, g)
         back *= prod  # product flows, (F, n_in, B)
         k = self.n_units
-        for p, (refs, block) in enumerate(zip(self.refs, self._blocks(back))):
-            if self.product == "hadamard" or len(refs) == 1:
+        for p, (refs, flat, block) in enumerate(zip(self.refs, self.flat, self._blocks(back))):
+            if flat:
                 pieces = [block] * len(refs)
             else:
                 block = block.reshape(self.n_folds, k, k, -1)
@@ -306,8 +307,7 @@ class SumLayer:
         for p, refs in enumerate(self.refs):
             local = choice - self.offsets[p]
             inside = active & (local >= 0) & (local < self.part_sizes[p])
-            flat = self.product == "hadamard" or len(refs) == 1
-            targets = [local] * len(refs) if flat else [local // k, local % k]
+            targets = [local] * len(refs) if self.flat[p] else [local // k, local % k]
             for ref, target in zip(refs, targets):
                 child = xp.broadcast_to(_ref_rows(ref, xp)[:, None], o.shape)
                 units[child[inside], n[inside]] = target[inside]
