@@ -182,7 +182,15 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         square) and ``delta`` ((4, 2)).
     min_var : float, default=1e-3
         Floor of the variance of Gaussian input units after every M-step (in the units
-        of the data squared).
+        of the data squared; for full-covariance units, the floor of the covariance's
+        eigenvalues).
+    reg_covar : float, default=0.0
+        Added to the variance of Gaussian input units (the diagonal of full-covariance
+        ones) in every M-step, before the ``min_var`` floor, as
+        :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``. Where ``min_var`` only
+        lifts the smallest variances, this shrinks every covariance toward a sphere,
+        which helps full covariances fitted on few rows per column. Only used by the EM
+        solvers (``"em"``, ``"minibatch_em"``, ``"anemone"``); ``"adam"`` ignores it.
 
     Attributes
     ----------
@@ -255,6 +263,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"})],
         "structure_params": [dict, None],
         "min_var": [Interval(Real, 0, None, closed="neither")],
+        "reg_covar": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -280,6 +289,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         dtype="float32",
         structure_params=None,
         min_var=1e-3,
+        reg_covar=0.0,
     ):
         self.structure = structure
         self.n_latents = n_latents
@@ -302,6 +312,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.dtype = dtype
         self.structure_params = structure_params
         self.min_var = min_var
+        self.reg_covar = reg_covar
 
     # -- input checks -------------------------------------------------------------------------
     def _validate_X(self, X, reset):
@@ -395,9 +406,9 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if kind == MultivariateGaussian.kind:  # an input region over several columns
                 return MultivariateGaussian(variables, self.n_latents_, backend, self.dtype, rng,
                                             min_var=self.min_var, data_mean=mean[variables],
-                                            data_std=std[variables], data=X)
+                                            data_std=std[variables], data=X, reg_covar=self.reg_covar)
             return Gaussian(variables, self.n_latents_, backend, self.dtype, rng, min_var=self.min_var,
-                            data_mean=mean[variables], data_std=std[variables])
+                            data_mean=mean[variables], data_std=std[variables], reg_covar=self.reg_covar)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, self.n_categories_,
                      min(self.batch_size, X.shape[0]), self.dtype, backend)

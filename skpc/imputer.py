@@ -14,6 +14,7 @@ _FORWARDED = (
     "structure", "n_latents", "solver", "batch_size", "step_size", "schedule", "max_iter", "tol",
     "pseudocount", "n_categories", "leaf", "early_stopping", "validation_fraction",
     "n_iter_no_change", "random_state", "verbose", "device", "dtype", "structure_params", "min_var",
+    "reg_covar",
 )
 
 
@@ -41,7 +42,7 @@ class PCImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
           ``random_state``).
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
 n_categories, leaf, early_stopping, validation_fraction, n_iter_no_change, random_state, verbose, \
-device, dtype, structure_params, min_var
+device, dtype, structure_params, min_var, reg_covar
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and defaults).
         ``random_state`` also seeds ``strategy="sample"``. Categorical columns must not
         meet new categories in ``transform``; set ``n_categories`` when a split may hide
@@ -101,6 +102,7 @@ device, dtype, structure_params, min_var
         dtype="float32",
         structure_params=None,
         min_var=1e-3,
+        reg_covar=0.0,
     ):
         self.strategy = strategy
         self.structure = structure
@@ -123,6 +125,7 @@ device, dtype, structure_params, min_var
         self.dtype = dtype
         self.structure_params = structure_params
         self.min_var = min_var
+        self.reg_covar = reg_covar
 
     def _validate(self, X, reset):
         return validate_data(

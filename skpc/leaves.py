@@ -195,15 +195,19 @@ class Gaussian(InputLayer):
         Floor of the variance after each M-step.
     data_mean, data_std : ndarray or None
         Per-region location and scale used to spread the initial means.
+    reg_covar : float
+        Added to the variance in each M-step, before the floor (GaussianMixture's
+        ``reg_covar``).
     """
 
     kind = "gaussian"
 
     def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
-                 data_std=None):
+                 data_std=None, reg_covar=0.0):
         super().__init__(variables, n_units, backend, dtype)
         xp = backend.xp
         self.min_var = float(min_var)
+        self.reg_covar = float(reg_covar)
         shape = (self.n_regions, self.n_units)
         loc = np.zeros(self.n_regions) if data_mean is None else np.asarray(data_mean)
         spread = np.ones(self.n_regions) if data_std is None else np.asarray(data_std)
@@ -274,7 +278,7 @@ class Gaussian(InputLayer):
         has_mass = s0 > 1e-12
         safe = xp.where(has_mass, s0, 1.0)
         mean = xp.where(has_mass, s1 / safe, self.mean)
-        var = xp.where(has_mass, s2 / safe - mean**2, self.var)
+        var = xp.where(has_mass, s2 / safe - mean**2 + self.reg_covar, self.var)
         return (mean, xp.maximum(var, self.min_var))
 
     def node_flow(self, suff):
@@ -335,6 +339,9 @@ class MultivariateGaussian(InputLayer):
         thus start at different centres, and regions over different columns get
         different seeds. Columns with fewer complete rows than clusters keep the random
         start.
+    reg_covar : float
+        Added to the covariance's diagonal in each M-step, before the eigenvalue floor
+        (GaussianMixture's ``reg_covar``).
     """
 
     kind = "multivariate_gaussian"
@@ -343,11 +350,12 @@ class MultivariateGaussian(InputLayer):
     exact_logs = True
 
     def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
-                 data_std=None, data=None):
+                 data_std=None, data=None, reg_covar=0.0):
         super().__init__(np.asarray(variables, dtype=np.int64).reshape(len(variables), -1), n_units,
                          backend, dtype)
         xp = backend.xp
         self.min_var = float(min_var)
+        self.reg_covar = float(reg_covar)
         self.dim = self.variables.shape[1]
         shape = (self.n_regions, self.n_units, self.dim)
         loc = np.zeros(self.variables.shape) if data_mean is None else np.asarray(data_mean, dtype=np.float64)
@@ -531,8 +539,8 @@ class MultivariateGaussian(InputLayer):
         )
 
     def m_step(self, suff, pseudocount):
-        """``mean = S_x / S_1``, ``cov = S_xx / S_1 - mean mean^T`` with its eigenvalues
-        floored at ``min_var``; units without flow keep their parameters. Like
+        """``mean = S_x / S_1``, ``cov = S_xx / S_1 - mean mean^T + reg_covar I`` with its
+        eigenvalues floored at ``min_var``; units without flow keep their parameters. Like
         :class:`Gaussian`, no pseudocount."""
         xp = self.backend.xp
         s0, s1, s2 = suff
@@ -540,6 +548,7 @@ class MultivariateGaussian(InputLayer):
         safe = xp.where(has_mass, s0, 1.0)
         mean = s1 / safe[..., None]
         cov = s2 / safe[..., None, None] - mean[..., :, None] * mean[..., None, :]
+        cov = cov + self.reg_covar * self._eye
         cov = floor_eigenvalues(xp, 0.5 * (cov + xp.swapaxes(cov, 2, 3)), self.min_var)
         mean = xp.where(has_mass[..., None], mean, self._mean64)
         cov = xp.where(has_mass[..., None, None], cov, self._cov64)

@@ -7,7 +7,7 @@ from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 
 
-def make_circuit(graph, n_units, kinds, n_categories=None, seed=0, min_var=1e-3):
+def make_circuit(graph, n_units, kinds, n_categories=None, seed=0, min_var=1e-3, reg_covar=0.0):
     """A float64 CPU circuit over ``graph`` with random parameters."""
     rng = np.random.default_rng(seed)
 
@@ -16,8 +16,9 @@ def make_circuit(graph, n_units, kinds, n_categories=None, seed=0, min_var=1e-3)
         if kind == "categorical":
             return Categorical(variables, n_units, np.asarray(n_categories)[variables], CPU, "float64", rng)
         if kind == MultivariateGaussian.kind:
-            return MultivariateGaussian(variables, n_units, CPU, "float64", rng, min_var=min_var)
-        return Gaussian(variables, n_units, CPU, "float64", rng, min_var=min_var)
+            return MultivariateGaussian(variables, n_units, CPU, "float64", rng, min_var=min_var,
+                                        reg_covar=reg_covar)
+        return Gaussian(variables, n_units, CPU, "float64", rng, min_var=min_var, reg_covar=reg_covar)
 
     return Circuit(graph, n_units, make_leaf, list(kinds), CPU, "float64", rng)
 

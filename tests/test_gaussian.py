@@ -44,7 +44,8 @@ def test_factorised_mixture_is_diagonal_gmm():
     np.testing.assert_allclose(pc.score_samples(X), gmm.score_samples(X), rtol=0, atol=1e-8)
 
 
-def test_one_em_step_equals_gaussian_mixture_iteration():
+@pytest.mark.parametrize("reg_covar", [0.0, 0.3])
+def test_one_em_step_equals_gaussian_mixture_iteration(reg_covar):
     X, k = blobs(seed=1), 3
     rng = np.random.default_rng(0)
     w0 = rng.dirichlet(np.ones(k))
@@ -52,9 +53,9 @@ def test_one_em_step_equals_gaussian_mixture_iteration():
     v0 = rng.uniform(0.5, 2.0, size=(k, 3))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gmm = GaussianMixture(k, covariance_type="diag", reg_covar=0.0, max_iter=1, weights_init=w0,
+        gmm = GaussianMixture(k, covariance_type="diag", reg_covar=reg_covar, max_iter=1, weights_init=w0,
                               means_init=m0, precisions_init=1 / v0).fit(X)
-    circuit = make_circuit(mixture_graph(3), k, ["gaussian"] * 3, min_var=1e-12)
+    circuit = make_circuit(mixture_graph(3), k, ["gaussian"] * 3, min_var=1e-12, reg_covar=reg_covar)
     set_gmm_params(circuit, w0, m0, v0)
     EM(pseudocount=0.0).update(circuit, flows(circuit, X), len(X), 1.0)
     (leaf,), (root,) = circuit.leaves, circuit.sum_layers

@@ -56,9 +56,9 @@ def set_full_gmm(circuit, weights, means, covs):
     root.set_params((weights[None, None, :].copy(),))
 
 
-def gmm_circuit(k, d, seed=0, min_var=1e-12):
+def gmm_circuit(k, d, seed=0, min_var=1e-12, reg_covar=0.0):
     circuit = make_circuit(rat_spn(d, depth=0, n_repetitions=1, multivariate_leaves=True), k,
-                           ["gaussian"] * d, seed=seed, min_var=min_var)
+                           ["gaussian"] * d, seed=seed, min_var=min_var, reg_covar=reg_covar)
     params = random_gmm(k, d, seed)
     set_full_gmm(circuit, *params)
     return circuit, params
@@ -97,18 +97,35 @@ def test_full_covariance_mixture_equals_gaussian_mixture():
     np.testing.assert_allclose(pc.score_samples(X), gmm.score_samples(X), rtol=0, atol=1e-8)
 
 
-def test_one_em_step_equals_one_gaussian_mixture_iteration():
+@pytest.mark.parametrize("reg_covar", [0.0, 0.3])
+def test_one_em_step_equals_one_gaussian_mixture_iteration(reg_covar):
     X, k = correlated(seed=1), 3
-    circuit, (w0, m0, c0) = gmm_circuit(k, 3, seed=3)
+    circuit, (w0, m0, c0) = gmm_circuit(k, 3, seed=3, reg_covar=reg_covar)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gmm = GaussianMixture(k, covariance_type="full", reg_covar=0.0, max_iter=1, weights_init=w0,
+        gmm = GaussianMixture(k, covariance_type="full", reg_covar=reg_covar, max_iter=1, weights_init=w0,
                               means_init=m0, precisions_init=np.linalg.inv(c0)).fit(X)
     EM(pseudocount=0.0).update(circuit, flows(circuit, X), len(X), 1.0)
     (leaf,), (root,) = circuit.leaves, circuit.sum_layers
     np.testing.assert_allclose(root.weights[0, 0], gmm.weights_, rtol=1e-10)
     np.testing.assert_allclose(leaf.mean[0], gmm.means_, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(leaf.cov[0], gmm.covariances_, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("structure, structure_params", [("rat", GMM), ("hclt", None)])
+def test_reg_covar_is_added_to_the_fitted_covariance(structure, structure_params):
+    # One unit per region: every flow is 1, so EM's fixed point is the sample covariance
+    # (diagonal for the HCLT's univariate units) plus reg_covar on the diagonal.
+    X, reg = correlated(), 0.2
+    pc = PCDensityEstimator(structure=structure, structure_params=structure_params, n_latents=1,
+                            leaf="gaussian", solver="em", max_iter=2, reg_covar=reg, dtype="float64",
+                            random_state=0).fit(X)
+    expected = np.cov(X, rowvar=False, bias=True) + reg * np.eye(3)
+    (leaf,) = pc.circuit_.leaves
+    if structure == "rat":
+        np.testing.assert_allclose(leaf.cov[0, 0], expected, rtol=1e-10)
+    else:
+        np.testing.assert_allclose(leaf.var[np.argsort(leaf.variables), 0], np.diag(expected), rtol=1e-10)
 
 
 def test_em_step_with_missing_values_equals_row_by_row_conditionals():
