@@ -12,7 +12,8 @@ better) and, with ``--write``, stores them in ``benchmarks/RESULTS_structures.md
     Gaussian-leaf HCLTs and RAT-SPNs with full-covariance Gaussian leaves vs
     ``GaussianMixture`` and ``KernelDensity``, each tuned by ``GridSearchCV`` (3 folds,
     log-likelihood) on the same training split; as a fairness check, also
-    ``GaussianMixture`` with ``reg_covar`` added to its grid.
+    ``GaussianMixture`` with ``reg_covar`` added to its grid (skpc's grids hold its own
+    ``reg_covar``).
 
 Run from the repository root: ``python benchmarks/missing_and_structures.py --write``.
 """
@@ -59,44 +60,51 @@ NOTES = """### Notes
   same rows were HCLT -91.84, RAT -101.51, PD -90.90, and (a) -91.84 / -97.49 / -105.93.
   k=16 for RAT/PD was too slow on
   this 2-core CPU to include (over 500 s for RAT with 2 repetitions).
-- (c) Against the grids a scikit-learn user tries first (GaussianMixture without
-  ``reg_covar``, KernelDensity), skpc wins wine (HCLT -14.53 against -15.41 and -14.80)
-  and diabetes (HCLT -1.30 against -2.77 and -11.80) and **ties, 0.01 nats behind**, on
-  breast cancer (RAT -5.93 against GaussianMixture -5.92: both chose the same
-  2-component full-covariance mixture). The last column picks one skpc family per set
-  by its cross-validated score on the training split: HCLT on wine and diabetes, RAT on
-  breast cancer. Since full-covariance units start from k-means (below), the RAT column
-  improved on all three sets: wine -15.36 -> -14.41 (better on test than the HCLT, but
-  its CV score was lower, so the HCLT is reported), breast cancer -7.33 -> -5.93,
-  diabetes -5.97 -> -2.40.
+- (c) skpc wins all three sets against the grids a scikit-learn user tries first
+  (GaussianMixture over n_components and covariance_type, KernelDensity over bandwidth):
+  wine -13.66 (RAT, depth 0) against -15.41 and -14.80, breast cancer -5.79 (RAT,
+  depth 0) against -5.92 and -27.99, diabetes -1.30 (HCLT) against -2.77 and -11.80. The
+  last column picks one skpc family per set by its cross-validated score on the training
+  split, never by the test score.
+- (c) What closed breast cancer (session 4): ``reg_covar``, added to the diagonal of the
+  Gaussian units' covariances in every M-step as in GaussianMixture. Before it, skpc's
+  only regulariser for full covariances was ``min_var``, which floors their eigenvalues;
+  on these 30 nearly collinear columns cross-validation then chose ``min_var=1e-6`` and
+  the RAT reached -5.93, 0.01 behind GaussianMixture's -5.92 (the same 2-component
+  model). Flooring at 1e-4 did not help (CV -8.75, test -5.94); adding 1e-4 does (CV
+  -8.60, test -5.79), because it shrinks every direction of a covariance estimated from
+  about 200 rows per component, not only the flattest ones. With ``reg_covar`` in the
+  grids the RAT also wins wine (-14.41 -> -13.66, chosen over the HCLT by CV) and the
+  HCLT improves there (-14.53 -> -14.05); diabetes is unchanged (CV keeps
+  ``reg_covar=0``).
+- (c) Fairness check: with ``reg_covar`` in its grid as well, GaussianMixture reaches
+  skpc's figures on wine (-13.66: 3 full-covariance components, ``reg_covar=0.1``,
+  against skpc's 4 with the same ``reg_covar``; equal to two decimals) and breast cancer
+  (-5.80 against -5.79: the same 2-component model with ``reg_covar=1e-4``; skpc runs
+  all 100 EM epochs where GaussianMixture stops at ``tol``). These are ties, not wins.
+  On diabetes it stays at -2.77, below the HCLT's -1.30 (and the RAT's -2.40): the
+  selected ``min_var=1e-6`` lets Gaussian units concentrate on the two values of the
+  binary ``sex`` column (a density, so this raises the log-likelihood); GaussianMixture
+  could do the same (``reg_covar=1e-6`` is in its grid) but chose tied covariances.
+- (c) Seeds (reported only, not used for any choice): the chosen breast cancer model
+  scores -5.791 on the test split for each of seeds 0-4 (GaussianMixture with
+  ``reg_covar=1e-4``: -5.797 for each); the chosen wine model scores -13.66 to -13.93
+  over seeds 0-4 (GaussianMixture: -13.66 for each).
 - (c) Breast cancer's 30 columns are nearly collinear (radius, perimeter, area...), which
-  univariate leaves with discrete latents approximate with a staircase of k states; a
-  full-covariance leaf represents it exactly. A RAT with ``depth=0`` is
-  GaussianMixture(covariance_type="full") (the test suite checks equal scores and EM
-  steps); what differed was the start. Full-covariance units used to start at random
-  (column mean + std * noise): the 2-component model (``min_var=1e-4``, early stopping)
-  then reached -5.56, -11.83, -7.06, -11.02 and -10.34 for seeds 0-4. They now start like
-  GaussianMixture: k-means on the region's columns (complete rows), means at the
-  centres, covariances the clusters'. Outside this table (reported only, not used for
-  any choice), the chosen model (``n_latents=2``, one repetition, ``min_var=1e-6``, no
-  early stopping) scores -5.93 on the test split for each of seeds 0-4 (spread below
-  0.005), as GaussianMixture gives -5.92 for every seed.
-- (c) Fairness check: with ``reg_covar`` in its grid, GaussianMixture improves on wine
-  (-13.66, full covariances with ``reg_covar=0.1``) and breast cancer (-5.80,
-  ``reg_covar=1e-4``), and beats skpc on both (HCLT -14.53 on wine, RAT -5.93 on breast
-  cancer; the RAT's ``min_var`` floors the covariances' eigenvalues where ``reg_covar``
-  adds to them, and cross-validation chose ``min_var=1e-6``); on diabetes it stays at
-  -2.77, below the HCLT's -1.30 (and the RAT's -2.40). On diabetes the selected
-  ``min_var=1e-6`` lets Gaussian units
-  concentrate on the two values of the binary ``sex`` column (a density, so this raises
-  the log-likelihood); GaussianMixture could do the same (``reg_covar=1e-6`` is in its
-  grid) but chose tied covariances.
-- (c) The RAT grid: depth {0, 1, 2} (0: a full-covariance Gaussian mixture with
-  ``n_repetitions * n_latents`` components; 1, 2: mixtures of products of full-covariance
-  blocks over random halves / quarters of the columns), 1 or 2 repetitions, n_latents
-  {1, 2, 4, 8}, ``min_var`` (the floor of the covariances' eigenvalues) {1e-6, 1e-4, 1e-3,
-  1e-2, 1e-1}, early stopping on or off; full-batch EM, at most 100 epochs, float64.
-  The search times are for 240 grid points x 3 folds.
+  univariate leaves with discrete latents approximate with a staircase of k states
+  (the HCLT column, -14.59); a full-covariance leaf represents it exactly. A RAT with
+  ``depth=0`` is GaussianMixture(covariance_type="full") (the test suite checks equal
+  scores and EM steps, with and without ``reg_covar``). Full-covariance units start like
+  GaussianMixture, from k-means on the region's columns (complete rows); from a random
+  start the 2-component model reached -5.56 to -11.83 over seeds 0-4.
+- (c) The grids. HCLT: n_latents {8, 16, 32, 64}, ``min_var`` {1e-6, 1e-3},
+  ``reg_covar`` {0, 1e-3, 1e-2, 1e-1}. RAT: depth {0, 1, 2} (0: a full-covariance
+  Gaussian mixture with ``n_repetitions * n_latents`` components; 1, 2: mixtures of
+  products of full-covariance blocks over random halves / quarters of the columns), 1 or
+  2 repetitions, n_latents {1, 2, 4, 8}, ``min_var`` {1e-6, 1e-3, 1e-1}, ``reg_covar``
+  {0, 1e-4, 1e-3, 1e-2, 1e-1}, early stopping on or off (720 grid points x 3 folds).
+  Both: full-batch EM, at most 100 epochs, float64. GaussianMixture's ``reg_covar``
+  grid is {1e-6, 1e-4, 1e-3, 1e-2, 1e-1} (its default is 1e-6).
 """
 
 
@@ -162,7 +170,8 @@ RAT_GRID = {
     "structure_params": [{"depth": t, "n_repetitions": r, "multivariate_leaves": True}
                          for t in (0, 1, 2) for r in (1, 2)],
     "n_latents": [1, 2, 4, 8],
-    "min_var": [1e-6, 1e-4, 1e-3, 1e-2, 1e-1],
+    "min_var": [1e-6, 1e-3, 1e-1],
+    "reg_covar": [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
     "early_stopping": [True, False],
 }
 GMM_GRID = {"n_components": list(range(1, 9)), "covariance_type": ["full", "diag", "tied", "spherical"]}
@@ -184,7 +193,7 @@ def continuous():
         "skpc HCLT, Gaussian leaves": (
             PCDensityEstimator(leaf="gaussian", solver="em", max_iter=100, early_stopping=True,
                                dtype="float64", random_state=SEED),
-            {"n_latents": [8, 16, 32, 64], "min_var": [1e-6, 1e-3]},
+            {"n_latents": [8, 16, 32, 64], "min_var": [1e-6, 1e-3], "reg_covar": [0.0, 1e-3, 1e-2, 1e-1]},
         ),
         "skpc RAT, full-covariance Gaussian leaves": (
             PCDensityEstimator(structure="rat", leaf="gaussian", solver="em", max_iter=100,
