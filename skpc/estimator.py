@@ -403,12 +403,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             if kind == "categorical":
                 n_cat = self.n_categories_[variables]
                 return Categorical(variables, self.n_latents_, n_cat, backend, self.dtype, rng)
+            options = dict(min_var=self.min_var, reg_covar=self.reg_covar, data_mean=mean[variables],
+                           data_std=std[variables])
             if kind == MultivariateGaussian.kind:  # an input region over several columns
-                return MultivariateGaussian(variables, self.n_latents_, backend, self.dtype, rng,
-                                            min_var=self.min_var, data_mean=mean[variables],
-                                            data_std=std[variables], data=X, reg_covar=self.reg_covar)
-            return Gaussian(variables, self.n_latents_, backend, self.dtype, rng, min_var=self.min_var,
-                            data_mean=mean[variables], data_std=std[variables], reg_covar=self.reg_covar)
+                return MultivariateGaussian(variables, self.n_latents_, backend, self.dtype, rng, data=X,
+                                            **options)
+            return Gaussian(variables, self.n_latents_, backend, self.dtype, rng, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, self.n_categories_,
                      min(self.batch_size, X.shape[0]), self.dtype, backend)
