@@ -16,8 +16,9 @@ from threadpoolctl import threadpool_limits
 from skpc import _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
-from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
+from skpc._validation import check_input_types, check_values, column_summary, row_chunks
 from skpc.engine import Circuit
+from skpc.engine.memory import check_memory
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 from skpc.solvers import SOLVERS, step_size_at
 from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skpc import PCDensityEstimator
 from skpc._backend import CPU
-from skpc._validation import check_memory, circuit_bytes
+from skpc.engine.memory import check_memory, circuit_bytes
 from skpc.structures import RegionGraph
 
 KW = dict(n_latents=2, max_iter=2, random_state=0)

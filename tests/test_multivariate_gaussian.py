@@ -20,7 +20,7 @@ from structures_helpers import check_flows_by_finite_differences, flows, make_ci
 import skpc
 import skpc.estimator
 from skpc import PCDensityEstimator
-from skpc._validation import circuit_bytes, joint_temporary_bytes
+from skpc.engine.memory import circuit_bytes, joint_temporary_bytes
 from skpc.io import ModelFileError
 from skpc.solvers import EM, Adam
 from skpc.structures import RegionGraph, rat_spn

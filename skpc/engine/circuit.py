@@ -13,8 +13,8 @@ from collections import defaultdict
 import numpy as np
 
 from skpc._backend import CPU
-from skpc._validation import MIN_CHUNK_ROWS, circuit_bytes, rows_that_fit
 from skpc.engine.layers import SumLayer
+from skpc.engine.memory import MIN_CHUNK_ROWS, circuit_bytes, rows_that_fit
 
 #: Kind of the input layers of regions over several variables (full-covariance Gaussians).
 MULTIVARIATE = "multivariate_gaussian"
@@ -236,7 +236,7 @@ class Circuit:
         """Slices of ``batch_size`` rows covering ``range(n)``; fewer on a GPU short of memory.
 
         On a GPU a chunk holds as many rows as its free memory allows
-        (:func:`~skpc._validation.rows_that_fit`); when not even ``MIN_CHUNK_ROWS`` fit,
+        (:func:`~skpc.engine.memory.rows_that_fit`); when not even ``MIN_CHUNK_ROWS`` fit,
         a ValueError says how much memory is needed and what to change.
         """
         size = self.rows_per_chunk(min(batch_size, n)) if n else 1
