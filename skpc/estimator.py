@@ -11,7 +11,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from skpc import _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
@@ -19,6 +18,7 @@ from skpc._dask import is_dask_array
 from skpc._validation import check_input_types, check_values, column_summary, row_chunks
 from skpc.engine import Circuit
 from skpc.engine.memory import check_memory
+from skpc.engine.parallel import single_threaded_blas
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 from skpc.solvers import SOLVERS, step_size_at
 from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn
@@ -50,26 +50,15 @@ AUTO_EPOCHS, AUTO_EPOCHS_FEW_ROWS = 50, 20
 
 
 def _one_blas_thread(method):
-    """Run ``method`` with single-threaded BLAS when the circuit's products are small.
-
-    The engine's matrix products are many small ones (k x k by k x batch); below k = 256
-    OpenBLAS's threads cost more to synchronise than they save: on 2 cores, 2 threads
-    made an EM epoch on plants 1.4x (k=128) to 2.8x (k=64) slower, and up to 15x slower
-    when the other core was busy; at k=256 they made it 1.4x faster (benchmarks/RESULTS.md).
-    """
+    """Run ``method`` with single-threaded BLAS: the engine uses the cores itself, one
+    thread per core over tiles of rows (:mod:`skpc.engine.parallel`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        k = getattr(self, "n_latents_", self.n_latents)
-        k = DEFAULT_LATENTS if k == "auto" else k
-        with threadpool_limits(limits=1 if k < SMALL_PRODUCTS_BELOW else None, user_api="blas"):
+        with single_threaded_blas():
             return method(self, *args, **kwargs)
 
     return wrapper
-
-
-#: Below this many latents per region, BLAS runs single-threaded (see _one_blas_thread).
-SMALL_PRODUCTS_BELOW = 256
 
 
 def _child_generator(random_state):

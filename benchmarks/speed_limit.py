@@ -1,0 +1,236 @@
+"""How close an epoch comes to the machine's matrix-product rate, and where the rest goes.
+
+For each data set, k and batch size, mini-batch EM (step 1) on an HCLT, one epoch, with
+three engine settings measured in the same run (their ratios are the "what each change
+bought" figures):
+
+- ``before``: one thread, the whole batch at once, numpy passes (the engine of issue 3);
+- ``threads``: the batch in tiles of ``TILE_ROWS`` rows on one thread per core, numpy;
+- ``fused``: the same with the compiled kernels of ``skpc.engine.kernels`` (numba).
+
+Printed per configuration: seconds per epoch, training and scoring rows/s, the seconds
+of the epoch's matrix products alone (the same shapes and the same tiling, random
+values, run the way the engine runs them), and the share of the 2-thread 2048^3 float32
+product rate measured at the start of the run. An epoch's work is counted as 6 flops per
+sum-layer weight per row (forward 2, backward 4). A last table profiles one epoch of the
+best setting on one thread: matrix products, the rest of the sum layers, input layers,
+the solver's update, and everything else.
+
+Data: plants (17,412 x 69, bundled) and binary 28x28 images (784 variables) made here
+from scikit-learn's ``load_digits``: each 8x8 digit upscaled 3x (bilinear), placed at a
+random offset in a 28x28 frame, noised and thresholded.
+
+Usage: ``python benchmarks/speed_limit.py [--data plants images] [--ks 16 32 64 128 256]
+[--batches 512 2048] [--image-rows 10000] [--engines before threads fused]``
+"""
+
+import argparse
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+from scipy.ndimage import zoom
+from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from skpc import PCDensityEstimator
+from skpc.datasets import load_debd
+from skpc.engine import kernels, parallel
+from skpc.engine.layers import SumLayer
+from skpc.leaves import Categorical
+from skpc.solvers import SOLVERS
+
+warnings.simplefilter("ignore")
+
+ENGINES = {  # (threads, tile rows, fused kernels)
+    "before": (1, 10**9, False),
+    "threads": (parallel.THREADS, parallel.TILE_ROWS, False),
+    "fused": (parallel.THREADS, parallel.TILE_ROWS, True),
+}
+
+
+def use_engine(name):
+    parallel.THREADS, parallel.TILE_ROWS, kernels.ENABLED = ENGINES[name]
+
+
+def product_rate(threads, reps=5):
+    """GFLOP/s of a 2048^3 float32 product with ``threads`` BLAS threads."""
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        a @ a
+        t = time.perf_counter()
+        for _ in range(reps):
+            a @ a
+        return 2 * 2048**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def binary_images(n, seed=0):
+    """``n`` binary 28x28 images (784 columns) from upscaled, shifted, noised digits."""
+    rng = np.random.default_rng(seed)
+    digits = load_digits().images / 16.0
+    big = np.stack([zoom(d, 3, order=1) for d in digits])  # (1797, 24, 24)
+    out = np.zeros((n, 28, 28), dtype=np.float32)
+    picks = rng.integers(0, len(big), n)
+    shifts = rng.integers(0, 5, (n, 2))
+    for i, (p, (dy, dx)) in enumerate(zip(picks, shifts)):
+        out[i, dy : dy + 24, dx : dx + 24] = big[p]
+    out += rng.normal(0, 0.15, out.shape).astype(np.float32)
+    return (out > 0.5).astype(np.float32).reshape(n, 784)
+
+
+def epoch_flops(circuit, n_rows):
+    return 6 * sum(L.weights.size for L in circuit.sum_layers) * n_rows
+
+
+def timed_epoch(est, X):
+    t = time.perf_counter()
+    est.fit(X)
+    return time.perf_counter() - t
+
+
+def products_alone(circuit, n_rows, batch):
+    """Seconds of one epoch's sum-layer matrix products, in the engine's tiles and threads."""
+    rng = np.random.default_rng(0)
+    dtype = circuit.dtype
+    # The estimator's equal-sized batches, cut into the engine's tiles.
+    batches = [len(p) for p in np.array_split(np.arange(n_rows), -(-n_rows // batch))]
+    jobs = [sl.stop - sl.start for b in batches for sl in parallel.tiles(b)]
+    sizes = sorted(set(jobs))
+    arrays = {}
+    for slot in range(parallel.THREADS):
+        for rows in sizes:
+            arrays[slot, rows] = [
+                (L.weights, np.ascontiguousarray(np.swapaxes(L.weights, 1, 2)),
+                 rng.random((L.n_folds, L.n_in, rows), dtype=dtype),
+                 rng.random((L.n_folds, L.n_out, rows), dtype=dtype),
+                 np.empty((L.n_folds, L.n_out, rows), dtype), np.empty((L.n_folds, L.n_in, rows), dtype))
+                for L in circuit.sum_layers]
+
+    def work(slot, rows):
+        for w, wt, prod, ratio, mixed, back in arrays[slot, rows]:
+            np.matmul(w, prod, out=mixed)  # forward mixing
+            np.matmul(ratio, np.swapaxes(prod, 1, 2))  # edge statistics
+            np.matmul(wt, ratio, out=back)  # product flows
+
+    t = time.perf_counter()
+    for _ in parallel.run_waves(work, jobs):
+        pass
+    return time.perf_counter() - t
+
+
+class Clock:
+    """Seconds spent in a set of methods (patched for one instrumented epoch)."""
+
+    def __init__(self, targets):
+        self.targets, self.seconds, self._orig = targets, dict.fromkeys(targets, 0.0), {}
+
+    def __enter__(self):
+        for name, (cls, attr) in self.targets.items():
+            fn = getattr(cls, attr)
+            self._orig[name] = fn
+
+            def timed(*args, _fn=fn, _name=name, **kwargs):
+                t = time.perf_counter()
+                out = _fn(*args, **kwargs)
+                self.seconds[_name] += time.perf_counter() - t
+                return out
+
+            setattr(cls, attr, timed)
+        return self
+
+    def __exit__(self, *exc):
+        for name, (cls, attr) in self.targets.items():
+            setattr(cls, attr, self._orig[name])
+
+
+def profile(est, X, batch):
+    """Shares of one single-threaded epoch: products, rest of sum layers, inputs, update, other."""
+    targets = {"sum layers": (SumLayer, "forward"), "sum layers back": (SumLayer, "backward"),
+               "inputs": (Categorical, "forward"), "inputs back": (Categorical, "accumulate"),
+               "inputs prepare": (Categorical, "prepare")}
+    targets["update"] = (SOLVERS[est.solver], "update")
+    threads = parallel.THREADS
+    parallel.THREADS = 1
+    try:
+        with Clock(targets) as clock:
+            total = timed_epoch(est, X)
+        products = products_alone(est.circuit_, len(X), batch)
+    finally:
+        parallel.THREADS = threads
+    s = clock.seconds
+    layers = s["sum layers"] + s["sum layers back"]
+    parts = {"matrix products": products, "sum layers, rest": layers - products,
+             "input layers": s["inputs"] + s["inputs back"] + s["inputs prepare"],
+             "solver update": s["update"]}
+    parts["other (data, Python)"] = total - sum(parts.values())
+    return total, parts
+
+
+def run(data_name, X, ks, batches, engines, rate):
+    rows_out, profiles = [], []
+    for k in ks:
+        for batch in batches:
+            use_engine("before")
+            est = PCDensityEstimator(n_latents=k, max_iter=1, random_state=0, solver="minibatch_em",
+                                     step_size=1.0, schedule="constant", batch_size=batch).fit(X[:2048])
+            est.set_params(warm_start=True)
+            flops = epoch_flops(est.circuit_, len(X))
+            for name in engines:
+                use_engine(name)
+                est.fit(X)  # warm-up: workspaces, compilation
+                seconds = min(timed_epoch(est, X) for _ in range(2))
+                t = time.perf_counter()
+                est.score_samples(X)
+                score = time.perf_counter() - t
+                products = products_alone(est.circuit_, len(X), batch)
+                rows_out.append((data_name, k, batch, name, seconds, len(X) / seconds, len(X) / score,
+                                 products, flops / seconds / 1e9 / rate, flops / products / 1e9 / rate))
+                r = rows_out[-1]
+                print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.3f} | {r[5]:,.0f} | {r[6]:,.0f} | "
+                      f"{r[6] / r[5]:.1f} | {r[7]:.3f} | {100 * r[8]:.0f}% | {100 * r[9]:.0f}% |", flush=True)
+            profiles.append((data_name, k, batch, engines[-1], *profile(est, X, batch)))
+    return rows_out, profiles
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["plants", "images"])
+    parser.add_argument("--ks", type=int, nargs="+", default=[16, 32, 64, 128, 256])
+    parser.add_argument("--image-ks", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument("--batches", type=int, nargs="+", default=[512, 2048])
+    parser.add_argument("--image-rows", type=int, default=10_000)
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES))
+    args = parser.parse_args()
+    if not kernels.available():
+        args.engines = [e for e in args.engines if e != "fused"]
+        print("numba is not installed: the fused engine is left out")
+    blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+                     if i["user_api"] == "blas")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"numpy {np.__version__}, {blas}; engine threads {parallel.THREADS}, "
+          f"tile {parallel.TILE_ROWS} rows")
+    rate2, rate1 = product_rate(2), product_rate(1)
+    print(f"float32 2048^3 product: {rate2:.1f} GFLOP/s with 2 threads, {rate1:.1f} with 1 (same run)")
+    print("\n| data | k | batch | engine | s/epoch | train rows/s | score rows/s | score / train | "
+          "products alone s | share of 2-thread rate | products alone, share |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    profiles = []
+    for name in args.data:
+        if name == "plants":
+            X, ks = load_debd("plants").astype(np.float32), args.ks
+        else:
+            X, ks = binary_images(args.image_rows), args.image_ks
+        profiles += run(name, X, ks, args.batches, args.engines, rate2)[1]
+    print("\nOne epoch on one thread, by part (seconds and share):\n")
+    names = list(profiles[0][5])
+    print("| data | k | batch | engine | s/epoch | " + " | ".join(names) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(names))
+    for data_name, k, batch, engine, total, parts in profiles:
+        cells = " | ".join(f"{parts[n]:.3f} ({100 * parts[n] / total:.0f}%)" for n in names)
+        print(f"| {data_name} | {k} | {batch} | {engine} | {total:.3f} | {cells} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
