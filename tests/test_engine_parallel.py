@@ -123,3 +123,19 @@ def test_tiles_cover_the_rows_in_order():
     tiles = parallel.tiles(n)
     assert np.array_equal(np.concatenate([np.arange(n)[t] for t in tiles]), np.arange(n))
     assert [t.stop - t.start for t in tiles] == [parallel.TILE_ROWS] * 3 + [5]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_scores_with_its_own_threads(small_tiles):
+    import multiprocessing
+
+    circuit, X = _data("hclt", 100)
+    X = np.asarray(X, dtype=np.float64)
+    expected = circuit.log_likelihood(X, batch_size=50)  # the parent's pool now exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_score, (circuit, X)).get(timeout=60)
+    np.testing.assert_array_equal(got, expected)
+
+
+def _score(circuit, X):
+    return circuit.log_likelihood(X, batch_size=50)

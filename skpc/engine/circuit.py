@@ -292,17 +292,26 @@ class Circuit:
                              n_variables=self.n_variables, dtype=self.dtype, device=self.backend.name)
 
     def log_likelihood(self, X, batch_size):
-        """Per-sample log-likelihood of ``X`` (a backend array), in chunks."""
+        """Per-sample log-likelihood of ``X`` (a backend array), in chunks.
+
+        On a CPU the tiles of all chunks run striped over the threads, without waiting for
+        each other: tile i on thread ``i % THREADS`` with that thread's workspace.
+        """
         xp = self.backend.xp
         out = xp.empty(X.shape[0], dtype=self.dtype)
-        for sl in self.chunks(X.shape[0], batch_size):
-            chunk = out[sl]
+        if self.backend.name != "cpu":
+            for sl in self.chunks(X.shape[0], batch_size):
+                out[sl] = self.root_values(self.forward(X[sl]))
+            return out
+        tiles = [slice(sl.start + t.start, sl.start + t.stop)
+                 for sl in self.chunks(X.shape[0], batch_size) for t in parallel.tiles(sl.stop - sl.start)]
+        jobs = [(self.workspace(t.stop - t.start, i % parallel.THREADS), t) for i, t in enumerate(tiles)]
 
-            def work(ws, rows, chunk=chunk):
-                chunk[rows] = self.root_values(ws)
+        def work(job):
+            ws, rows = job
+            out[rows] = self.root_values(self._forward(ws, X[rows]))
 
-            for _ in self._tiled(X[sl], work):
-                pass
+        parallel.run_striped(work, jobs)
         return out
 
     def top_down_stats(self):

@@ -36,6 +36,17 @@ _lock = threading.Lock()
 _state = {"pool": None, "size": 0, "controller": None, "limiter": None, "depth": 0}
 
 
+def _after_fork():
+    # A forked child has none of the parent's threads: it makes its own pool on first use.
+    global _lock
+    _lock = threading.Lock()
+    _state.update(pool=None, size=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def tiles(n):
     """Slices of :data:`TILE_ROWS` rows (the last one shorter) covering ``range(n)``."""
     return [slice(start, min(n, start + TILE_ROWS)) for start in range(0, n, TILE_ROWS)]
@@ -94,3 +105,23 @@ def run_waves(work, jobs):
             futures = [pool.submit(work, slot, job) for slot, job in enumerate(wave)]
             results = [f.result() for f in futures]
             yield from results
+
+
+def run_striped(work, jobs):
+    """Run ``work(job)`` for every job: job i on thread ``i % THREADS``, each thread's jobs in
+    order, with no barrier between them (for passes whose jobs share nothing, as scoring)."""
+    threads = min(THREADS, len(jobs))
+    with single_threaded_blas():
+        if threads <= 1:
+            for job in jobs:
+                work(job)
+            return
+        pool = _pool()
+        futures = [pool.submit(_run_all, work, jobs[t::THREADS]) for t in range(threads)]
+        for f in futures:
+            f.result()
+
+
+def _run_all(work, jobs):
+    for job in jobs:
+        work(job)
