@@ -1,19 +1,19 @@
 """How close an epoch comes to the machine's matrix-product rate, and where the rest goes.
 
 For each data set, k and batch size, mini-batch EM (step 1) on an HCLT, one epoch, with
-three engine settings measured in the same run (their ratios are the "what each change
-bought" figures):
+two engine settings measured in the same run (their ratio is what the threads bought):
 
-- ``before``: one thread, the whole batch at once, numpy passes (the engine of issue 3);
-- ``threads``: the batch in tiles of ``TILE_ROWS`` rows on one thread per core, numpy;
-- ``fused``: the same with the compiled kernels of ``skpc.engine.kernels`` (numba).
+- ``before``: one thread, the whole batch at once (the engine of issue 3 for k < 256);
+- ``threads``: the batch in tiles of ``TILE_ROWS`` rows on one thread per core (today's).
 
-Printed per configuration: seconds per epoch, training and scoring rows/s, the seconds
+Printed per configuration: seconds per epoch (wall, and the CPU seconds of all threads:
+on a machine shared with other jobs these show whether the threads had a core to run on),
+training and scoring rows/s, the seconds
 of the epoch's matrix products alone (the same shapes and the same tiling, random
 values, run the way the engine runs them), and the share of the 2-thread 2048^3 float32
 product rate measured at the start of the run. An epoch's work is counted as 6 flops per
-sum-layer weight per row (forward 2, backward 4). A last table profiles one epoch of the
-best setting on one thread: matrix products, the rest of the sum layers, input layers,
+sum-layer weight per row (forward 2, backward 4). A last table profiles one epoch of
+today's engine on one thread: matrix products, the rest of the sum layers, input layers,
 the solver's update, and everything else.
 
 Data: plants (17,412 x 69, bundled) and binary 28x28 images (784 variables) made here
@@ -21,7 +21,7 @@ from scikit-learn's ``load_digits``: each 8x8 digit upscaled 3x (bilinear), plac
 random offset in a 28x28 frame, noised and thresholded.
 
 Usage: ``python benchmarks/speed_limit.py [--data plants images] [--ks 16 32 64 128 256]
-[--batches 512 2048] [--image-rows 10000] [--engines before threads fused]``
+[--batches 512 2048] [--image-rows 10000] [--rounds 2]``
 """
 
 import argparse
@@ -37,22 +37,21 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from skpc import PCDensityEstimator
 from skpc.datasets import load_debd
-from skpc.engine import kernels, parallel
+from skpc.engine import parallel
 from skpc.engine.layers import SumLayer
 from skpc.leaves import Categorical
 from skpc.solvers import SOLVERS
 
 warnings.simplefilter("ignore")
 
-ENGINES = {  # (threads, tile rows, fused kernels)
-    "before": (1, 10**9, False),
-    "threads": (parallel.THREADS, parallel.TILE_ROWS, False),
-    "fused": (parallel.THREADS, parallel.TILE_ROWS, True),
+ENGINES = {  # (threads, tile rows)
+    "before": (1, 10**9),
+    "threads": (parallel.THREADS, parallel.TILE_ROWS),
 }
 
 
 def use_engine(name):
-    parallel.THREADS, parallel.TILE_ROWS, kernels.ENABLED = ENGINES[name]
+    parallel.THREADS, parallel.TILE_ROWS = ENGINES[name]
 
 
 def product_rate(threads, reps=5):
@@ -85,13 +84,16 @@ def epoch_flops(circuit, n_rows):
 
 
 def timed_epoch(est, X, epochs=3):
-    """Seconds of the fastest epoch but the first (workspaces, compilation) of one fit."""
+    """Wall seconds of the fastest epoch but the first (workspaces) of one fit, and the
+    process's CPU seconds per epoch of that fit (all threads; fit's checks of X included)."""
     est.set_params(max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1)
+    cpu = time.process_time()
     est.fit(X)
-    return float(np.diff(est.history_["seconds"]).min())
+    cpu = (time.process_time() - cpu) / epochs
+    return float(np.diff(est.history_["seconds"]).min()), cpu
 
 
-def products_alone(circuit, n_rows, batch):
+def products_alone(circuit, n_rows, batch, clock=time.perf_counter):
     """Seconds of one epoch's sum-layer matrix products, in the engine's tiles and threads."""
     rng = np.random.default_rng(0)
     dtype = circuit.dtype
@@ -115,10 +117,10 @@ def products_alone(circuit, n_rows, batch):
             np.matmul(ratio, np.swapaxes(prod, 1, 2))  # edge statistics
             np.matmul(wt, ratio, out=back)  # product flows
 
-    t = time.perf_counter()
+    t = clock()
     for _ in parallel.run_waves(work, jobs):
         pass
-    return time.perf_counter() - t
+    return clock() - t
 
 
 class Clock:
@@ -133,9 +135,9 @@ class Clock:
             self._orig[name] = fn
 
             def timed(*args, _fn=fn, _name=name, **kwargs):
-                t = time.perf_counter()
+                t = time.process_time()
                 out = _fn(*args, **kwargs)
-                self.seconds[_name] += time.perf_counter() - t
+                self.seconds[_name] += time.process_time() - t
                 return out
 
             setattr(cls, attr, timed)
@@ -147,7 +149,8 @@ class Clock:
 
 
 def profile(est, X, batch):
-    """Shares of one single-threaded epoch: products, rest of sum layers, inputs, update, other."""
+    """CPU seconds of one single-threaded epoch: products, rest of the sum layers, inputs,
+    update, other (CPU time: other jobs on the machine do not count)."""
     targets = {"sum layers": (SumLayer, "forward"), "sum layers back": (SumLayer, "backward"),
                "inputs": (Categorical, "forward"), "inputs back": (Categorical, "accumulate"),
                "inputs prepare": (Categorical, "prepare")}
@@ -158,9 +161,10 @@ def profile(est, X, batch):
         est.set_params(max_iter=1)
         est.fit(X)  # the workspaces of one thread
         with Clock(targets) as clock:
+            total = time.process_time()
             est.fit(X)
-        total = est.history_["seconds"][0]  # the epoch, without fit's checks of X
-        products = products_alone(est.circuit_, len(X), batch)
+            total = time.process_time() - total
+        products = products_alone(est.circuit_, len(X), batch, clock=time.process_time)
     finally:
         parallel.THREADS = threads
     s = clock.seconds
@@ -168,17 +172,17 @@ def profile(est, X, batch):
     parts = {"matrix products": products, "sum layers, rest": layers - products,
              "input layers": s["inputs"] + s["inputs back"] + s["inputs prepare"],
              "solver update": s["update"]}
-    parts["other (batches, statistics, Python)"] = total - sum(parts.values())
+    parts["other (checks of X, batches, Python)"] = total - sum(parts.values())
     return total, parts
 
 
 def measure(est, X, batch):
-    """Fastest epoch, scoring pass and products-alone pass of the current engine."""
-    seconds = timed_epoch(est, X)
+    """Fastest epoch, its CPU seconds, scoring pass and products-alone pass of the current engine."""
+    seconds, cpu = timed_epoch(est, X)
     t = time.perf_counter()
     est.score_samples(X)
     score = time.perf_counter() - t
-    return seconds, score, products_alone(est.circuit_, len(X), batch)
+    return seconds, cpu, score, products_alone(est.circuit_, len(X), batch)
 
 
 def run(data_name, X, ks, batches, engines, rate, rounds):
@@ -200,10 +204,10 @@ def run(data_name, X, ks, batches, engines, rate, rounds):
                     got = measure(est, X, batch)
                     best[name] = np.minimum(best.get(name, got), got)
             for name in engines:
-                seconds, score, products = best[name]
+                seconds, cpu, score, products = best[name]
                 train, scoring = len(X) / seconds, len(X) / score
                 share, limit = flops / seconds / 1e9 / rate, flops / products / 1e9 / rate
-                print(f"| {data_name} | {k} | {batch} | {name} | {seconds:.3f} | {train:,.0f} | "
+                print(f"| {data_name} | {k} | {batch} | {name} | {seconds:.3f} | {cpu:.3f} | {train:,.0f} | "
                       f"{scoring:,.0f} | {scoring / train:.1f} | {products:.3f} | {100 * share:.0f}% | "
                       f"{100 * limit:.0f}% | {best[engines[0]][0] / seconds:.2f} |", flush=True)
             profiles.append((data_name, k, batch, engines[-1], *profile(est, X, batch)))
@@ -220,9 +224,6 @@ def main():
     parser.add_argument("--engines", nargs="+", default=list(ENGINES))
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    if not kernels.available():
-        args.engines = [e for e in args.engines if e != "fused"]
-        print("numba is not installed: the fused engine is left out")
     blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
                      if i["user_api"] == "blas")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -231,9 +232,10 @@ def main():
     rate2 = max(product_rate(2) for _ in range(3))
     print(f"float32 2048^3 product with 2 threads: {rate2:.1f} GFLOP/s (best of 3, this run; "
           f"load average {os.getloadavg()[0]:.1f})")
-    print("\n| data | k | batch | engine | s/epoch | train rows/s | score rows/s | score / train | "
+    print("\n| data | k | batch | engine | s/epoch | CPU s/epoch | train rows/s | score rows/s | "
+          "score / train | "
           "products alone s | share of 2-thread rate | products alone, share | speed-up over the first |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     profiles = []
     for name in args.data:
         if name == "plants":
@@ -244,7 +246,7 @@ def main():
     rate_end = max(product_rate(2) for _ in range(3))
     print(f"\nfloat32 2048^3 product with 2 threads at the end: {rate_end:.1f} GFLOP/s "
           f"(load average {os.getloadavg()[0]:.1f})")
-    print("\nOne epoch on one thread, by part (seconds and share):\n")
+    print("\nOne epoch on one thread, by part (CPU seconds and share):\n")
     names = list(profiles[0][5])
     print("| data | k | batch | engine | s/epoch | " + " | ".join(names) + " |")
     print("|---|---|---|---|---|" + "---|" * len(names))

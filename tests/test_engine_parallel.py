@@ -1,9 +1,7 @@
-"""The engine's tiles, threads and fused kernels against its numpy reference (float64).
+"""The engine's tiles and threads (float64).
 
-Rows run in tiles of ``parallel.TILE_ROWS`` on a thread pool, and flat (Hadamard) sum
-layers run as compiled kernels when numba is installed. Neither may change a result
-beyond rounding: the kernels agree with the numpy passes to 1e-6 (the brute-force tests
-of test_engine.py run on whichever path is active), and the number of threads changes
+Rows run in tiles of ``parallel.TILE_ROWS`` on a thread pool. Tiling changes results only
+by rounding (against one pass over the whole batch), and the number of threads changes
 nothing at all.
 """
 
@@ -12,9 +10,7 @@ import pytest
 from _circuits import CIRCUITS, chain_data
 from threadpoolctl import threadpool_info
 
-from skpc import PCDensityEstimator
-from skpc.engine import kernels, parallel
-from skpc.engine.layers import SumLayer
+from skpc.engine import parallel
 
 NAMES = sorted(CIRCUITS)
 
@@ -63,47 +59,6 @@ def test_tiled_batch_equals_one_pass_over_the_whole_batch(name, small_tiles, mon
     tiled = _pass(circuit, X)
     monkeypatch.setattr(parallel, "TILE_ROWS", 10**6)
     _assert_same(tiled, _pass(circuit, X), rtol=1e-12)
-
-
-@pytest.mark.skipif(not kernels.available(), reason="numba is not installed (the test extras install it)")
-@pytest.mark.parametrize("name", NAMES)
-def test_fused_kernels_equal_the_numpy_passes(name, small_tiles, monkeypatch):
-    circuit, X = _data(name, 150)
-    fused = _pass(circuit, X)
-    monkeypatch.setattr(kernels, "ENABLED", False)
-    _assert_same(fused, _pass(circuit, X), rtol=1e-6)
-
-
-@pytest.mark.skipif(not kernels.available(), reason="numba is not installed (the test extras install it)")
-def test_fused_kernels_fall_back_to_log_space_on_underflow(monkeypatch):
-    # Two Gaussian columns whose units sit at 0 and 100, and sum units that each copy one
-    # child unit: for the row (0, 100) every product has a factor exp(-5000), so the scaled
-    # products underflow to 0 and the layer is recomputed in log space from the exact
-    # log-densities.
-    rng = np.random.default_rng(0)
-    pc = PCDensityEstimator(n_latents=2, max_iter=1, random_state=0, dtype="float64").fit(
-        rng.normal(size=(50, 2)))
-    (leaf,) = pc.circuit_.leaves
-    leaf.set_params((np.tile([0.0, 100.0], (2, 1)), np.ones((2, 2))))
-    for layer in pc.circuit_.sum_layers[:-1]:
-        layer.set_params((np.broadcast_to(np.eye(2), layer.weights.shape).copy(),))
-    calls = []
-    monkeypatch.setattr(SumLayer, "_log_products", _counted(SumLayer._log_products, calls))
-    X = np.array([[0.0, 100.0], [100.0, 0.0], [0.0, 0.0]])
-    fused = pc.score_samples(X)
-    assert calls  # the fallback ran
-    monkeypatch.setattr(kernels, "ENABLED", False)
-    reference = pc.score_samples(X)
-    assert np.all(np.isfinite(reference)) and reference[0] < -4000
-    np.testing.assert_allclose(fused, reference, rtol=1e-12)
-
-
-def _counted(method, calls):
-    def wrapper(*args, **kwargs):
-        calls.append(1)
-        return method(*args, **kwargs)
-
-    return wrapper
 
 
 def test_single_threaded_blas_is_reentrant_and_restores_the_limit():

@@ -17,8 +17,6 @@ reductions over units and every matrix product stay on fast vectorised paths.
 
 import numpy as np
 
-from skpc.engine import kernels
-
 
 def _as_ref(index, xp):
     """A slice when ``index`` is a contiguous range (a view, no copy), else an index array."""
@@ -84,11 +82,6 @@ class SumLayer:
         self.offsets = np.cumsum([0, *self.part_sizes]).tolist()
         self.n_in = self.offsets[-1]
         self.guard = underflow_guard(self.dtype)
-        # For the fused kernels (flat partitions only): every child's row, partition by
-        # partition, and where each partition's children start.
-        self.fusable = all(self.flat)
-        self.children = np.concatenate(self.parts, axis=1)
-        self.bounds = np.cumsum([0, *(p.shape[1] for p in self.parts)])
         w = np.exp(-INIT_LOG_SPREAD[product] * rng.random((self.n_folds, n_out, self.n_in)))
         self.set_params((xp.asarray(w.astype(self.dtype)),), normalise=True)
 
@@ -102,13 +95,6 @@ class SumLayer:
         just before.
         """
         xp = self.backend.xp
-        # The fused backward visits (fold, child) in order and assigns a row's first flow.
-        seen = set(written)
-        self.assign = np.zeros(self.children.shape, dtype=bool)
-        for f, rows in enumerate(self.children.tolist()):
-            for a, r in enumerate(rows):
-                self.assign[f, a] = r not in seen
-                seen.add(r)
         self.flow_ops = []
         for part in self.parts:
             ops = []
@@ -177,10 +163,6 @@ class SumLayer:
         return suff[0].sum(axis=2)
 
     # -- upward pass --------------------------------------------------------------------
-    def _fused(self):
-        """Whether this layer's sum passes run as the compiled kernels (skpc.engine.kernels)."""
-        return self.fusable and self.backend.name == "cpu" and kernels.available()
-
     def _blocks(self, prod):
         return [prod[:, a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
@@ -255,19 +237,7 @@ class SumLayer:
         input rows that keep them (read by the log-space path).
         """
         xp = self.backend.xp
-        if mode == "sum" and self._fused():
-            top = np.empty(pscale.shape, self.dtype)
-            kernels.forward(values, scale, self.children, self.bounds, self.weights, prod, mixed, pscale,
-                            self.rows.start, top)
-            if not bool((top < self.guard).any()):
-                with np.errstate(divide="ignore"):
-                    scale[self.rows] = pscale + np.log(top.astype(np.float64))
-                return
-            # An underflow: the numpy path below recomputes the layer in log space.
-            self._log_products(values, scale, prod, pscale, exact)
-            self._mix(prod, mixed, mode)
-            top = mixed.max(axis=1)
-        elif self.backend.name == "cpu":
+        if self.backend.name == "cpu":
             self._products(values, scale, prod, pscale)
             self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
@@ -293,10 +263,6 @@ class SumLayer:
     # -- downward passes --------------------------------------------------------------
     def backward(self, flow, prod, mixed, stats):
         """Push flows from ``flow[rows]`` to the children; add edge statistics to ``stats``."""
-        if self._fused():
-            kernels.backward(flow, prod, mixed, self._weights_t, self.children, self.bounds, self.assign,
-                             self.rows.start, stats[0])
-            return
         xp = self.backend.xp
         g = flow[self.rows][:, : self.n_out] / mixed  # (F, n_out, B)
         stats[0] += xp.matmul(g, xp.transpose(prod, (0, 2, 1)))
