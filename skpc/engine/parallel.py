@@ -29,8 +29,9 @@ def default_threads():
         return max(1, os.cpu_count() or 1)
 
 
-#: Threads that run tiles at once (tests set it to check that results do not depend on it).
-THREADS = default_threads()
+#: Threads that run tiles at once: the environment variable ``SKPC_THREADS``, else one per
+#: core (tests change it to check that results do not depend on it).
+THREADS = int(os.environ.get("SKPC_THREADS", 0)) or default_threads()
 
 _lock = threading.Lock()
 _state = {"pool": None, "size": 0, "controller": None, "limiter": None, "depth": 0}
