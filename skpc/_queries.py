@@ -21,6 +21,19 @@ import numpy as np
 from skpc._backend import to_host
 
 
+#: Scoring passes run on chunks padded to a multiple of this many rows (with all-missing
+#: rows): BLAS computes the last columns of a product that do not fill its kernel's width
+#: by other code, so in float32 a row's score would otherwise depend (in the 7th digit)
+#: on its position in the batch. Padded, a row's results do not depend on its neighbours.
+ROW_MULTIPLE = 16
+
+
+def padded(Z):
+    """The rows ``Z`` followed by all-missing rows up to a multiple of ``ROW_MULTIPLE``."""
+    extra = -Z.shape[0] % ROW_MULTIPLE
+    return np.concatenate([Z, np.full((extra, Z.shape[1]), np.nan)]) if extra else Z
+
+
 def marginals(est, X, columns=None):
     """Conditional marginals of every column given the observed entries of its row.
 
@@ -51,7 +64,7 @@ def marginals(est, X, columns=None):
     probs = np.zeros((n, len(cols), max(1, int(n_codes.max()))))
     mean = np.zeros((n, len(cols)))
     for sl in circuit.chunks(n, est.batch_size):
-        Xd = circuit.to_device(X[sl])
+        Xd = circuit.to_device(padded(X[sl]))
         ws = circuit.forward(Xd)
         circuit.backward(ws, circuit.new_stats())
         for leaf, rows, data in zip(circuit.leaves, circuit.leaf_rows, ws.inputs, strict=True):
@@ -63,6 +76,7 @@ def marginals(est, X, columns=None):
                 continue
             on_device = circuit.backend.asarray(sel)
             flow = np.swapaxes(to_numpy(ws.flow[rows][on_device]), 1, 2).astype(np.float64)  # (r, b, k)
+            flow = flow[:, : sl.stop - sl.start]  # without the padding rows
             if leaf.kind == "categorical":
                 unit = np.swapaxes(to_numpy(leaf.probs[on_device]).astype(np.float64), 1, 2)  # (r, k, c)
                 target, part = probs[sl], np.swapaxes(flow @ unit, 0, 1)  # (b, r, c)
@@ -97,7 +111,7 @@ def _add_joint_means(leaf, data, flow, position, target, to_numpy):
         return
     flow = to_numpy(flow).astype(np.float64)  # (r, k, b)
     means = to_numpy(leaf.unit_means(data))  # (r, k, b, d)
-    part = np.einsum("rkb,rkbd->brd", flow, means)
+    part = np.einsum("rkb,rkbd->brd", flow, means)[: target.shape[0]]  # without the padding rows
     r, j = np.nonzero(wanted)
     np.add.at(target, (slice(None), position[leaf.variables[r, j]]), part[:, r, j])
 
@@ -213,7 +227,7 @@ def conditional_means(est, X, Z, missing):
     probs, fill = marginals(est, Z)
     columns = est.columns_
     means = {}
-    for j in np.flatnonzero(columns.kinds == "categorical"):
+    for j in np.flatnonzero((columns.kinds == "categorical") & missing.any(axis=0)):
         p = probs[:, j, : columns.n_levels[j]]
         levels = columns.numeric_levels[j]
         fill[:, j] = p.argmax(axis=1)

@@ -647,8 +647,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         out = np.empty(X.shape[0], dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
             Z = X[sl]
-            values = circuit.root_values(circuit.forward(circuit.to_device(Z)))
-            out[sl] = circuit.backend.to_numpy(values) + self.columns_.log_jacobian(Z)
+            values = circuit.root_values(circuit.forward(circuit.to_device(_queries.padded(Z))))
+            out[sl] = circuit.backend.to_numpy(values)[: len(Z)] + self.columns_.log_jacobian(Z)
         return out
 
     # -- queries ------------------------------------------------------------------------------

@@ -66,6 +66,8 @@ def _plain_params(estimator):
     for name, value in estimator.get_params(deep=False).items():
         if isinstance(value, (np.ndarray, np.generic, list, tuple)):
             value = np.asarray(value).tolist()
+        if name == "dtype" and not isinstance(value, str):
+            value = np.dtype(value).name  # np.float32 and np.dtype("float32") are stored by name
         if isinstance(value, RegionGraph):
             value = "<structure_>"
         elif name == "random_state" and not (value is None or isinstance(value, int)):
