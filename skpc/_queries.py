@@ -20,7 +20,6 @@ import numpy as np
 
 from skpc._backend import to_host
 
-
 #: Scoring passes run on chunks padded to a multiple of this many rows (with all-missing
 #: rows): BLAS computes the last columns of a product that do not fill its kernel's width
 #: by other code, so in float32 a row's score would otherwise depend (in the 7th digit)

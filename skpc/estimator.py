@@ -17,7 +17,7 @@ from skpc import _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
 from skpc._validation import check_memory
-from skpc.columns import Columns, as_table, is_frame, row_chunks
+from skpc.columns import Columns, as_table, is_frame
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 from skpc.solvers import SOLVERS, step_size_at
@@ -406,7 +406,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
             options = dict(min_var=self.min_var, reg_covar=self.reg_covar, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
-                return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X, **options)
+                return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
+                                            **options)
             return Gaussian(variables, self.n_latents_, backend, dtype, rng, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),

@@ -1,6 +1,5 @@
 """PCImputer: fill missing values with a probabilistic circuit, as a scikit-learn transformer."""
 
-import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _get_output_config
@@ -169,8 +168,9 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         X_filled : ndarray or DataFrame of shape (n_samples, n_features)
             Observed entries are returned unchanged, bit for bit, in the input's dtype
             (an object array for string columns). With ``set_output(transform="pandas")``
-            and a DataFrame input, a DataFrame with the input's columns and dtypes. A device array under array-API
-            dispatch for device input when the circuit lives on the GPU (see
+            and a DataFrame input, a DataFrame with the input's columns and dtypes. A
+            device array under array-API dispatch for device input when the circuit lives
+            on the GPU (see
             :class:`~skpc.PCDensityEstimator`'s ``device``).
         """
         check_is_fitted(self)

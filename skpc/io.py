@@ -38,8 +38,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from skpc import __version__
-from skpc.columns import Columns
 from skpc._backend import get_backend
+from skpc.columns import Columns
 from skpc.estimator import PCDensityEstimator
 from skpc.structures import RegionGraph
 

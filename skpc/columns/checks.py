@@ -62,7 +62,9 @@ def check_finite(values, label, offset=0):
     bad = np.isinf(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{label} has the value {values[i]} at row {i + offset}; use NaN for a missing value.")
+        raise ValueError(
+            f"{label} has the value {values[i]} at row {i + offset}; use NaN for a missing value."
+        )
 
 
 def unseen_value_error(label, value, levels, row):

@@ -68,7 +68,9 @@ def as_table(X):
     check_not_sparse(X)
     if is_frame(X):
         if X.shape[0] < 1:
-            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
         return X
     if isinstance(X, np.ndarray) and X.ndim == 2:
         check_dtype(X.dtype, "X" if X.shape[1] != 1 else column_label(None, 0))
@@ -256,8 +258,8 @@ class Columns:
             if leaf == "gaussian" or n_cat is None or (n_cat != "auto" and n_cat >= 0):
                 what = "leaf='gaussian'" if leaf == "gaussian" else f"n_categories={n_cat!r}"
                 raise ValueError(
-                    f"{label} holds non-numeric values ({', '.join(map(repr, list(levels)[:3]))}, ...) and can "
-                    f"only be categorical, but {what} makes it numeric; change that entry."
+                    f"{label} holds non-numeric values ({', '.join(map(repr, list(levels)[:3]))}, ...) "
+                    f"and can only be categorical, but {what} makes it numeric; change that entry."
                 )
             categorical = True
         elif declared:
@@ -370,7 +372,8 @@ class Columns:
                 more = ", ..." if len(lv) > 6 else ""
                 lines.append(f"  {self.label(j)}: categorical, {len(lv)} levels ({shown}{more})")
             else:
-                lines.append(f"  {self.label(j)}: gaussian, location {self.loc[j]:.4g}, scale {self.scale[j]:.4g}")
+                lines.append(f"  {self.label(j)}: gaussian, location {self.loc[j]:.4g}, "
+                             f"scale {self.scale[j]:.4g}")
         return "\n".join(lines)
 
     # -- encoding --------------------------------------------------------------------------
