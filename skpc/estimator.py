@@ -511,8 +511,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         blocks = _dask.row_blocks(X)
         head = self._validate_X(np.asarray(X[:MAX_STRUCTURE_ROWS].compute()), reset=not warm)
         if not warm:
-            keep = Columns(self.leaf, self.n_categories)._per_column(self.leaf, "leaf", head.shape[1])
-            self._fit_columns(head, _dask.summarise(blocks, [k == "categorical" for k in keep]))
+            keep = Columns(self.leaf).keep_levels(head.shape[1], getattr(self, "feature_names_in_", None))
+            self._fit_columns(head, _dask.summarise(blocks, keep))
         _dask.check(blocks, self.columns_.check)
         blocks = _dask.encoded(blocks, self.columns_)
         rng = check_random_state(self.random_state)
@@ -538,10 +538,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
     def partial_fit(self, X, y=None):
         """One streaming pass of mini-batch updates over ``X``.
 
-        The first call builds the structure from ``X`` (so it should be representative,
-        and ``n_categories`` should be given when later pieces may hold larger
-        categories); each call then runs the solver over ``X`` in batches of
-        ``batch_size`` with a constant ``step_size``. With ``solver="em"`` a call is one
+        The first call builds the structure and the column description from ``X`` (so
+        it should be representative: a level that only later pieces hold is learned as
+        its column's "unseen" category; declare the levels with ``n_categories`` or a
+        pandas ``category`` dtype when later pieces may hold new ones); each call then
+        runs the solver over ``X`` in batches of ``batch_size`` with a constant
+        ``step_size``. With ``solver="em"`` a call is one
         full-batch EM step on ``X``. A dask array is streamed block by block.
 
         Parameters

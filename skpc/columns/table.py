@@ -224,8 +224,7 @@ class Columns:
         self.levels = [None] * d
         self.loc, self.scale = np.zeros(d), np.ones(d)
         if _numeric_array(X):
-            keep = [leaf[j] == "categorical" for j in range(d)]
-            summary = summarise(X, keep) if summary is None else summary
+            summary = summarise(X, self.keep_levels(d, names)) if summary is None else summary
             for j in range(d):
                 self._decide(j, leaf[j], n_cat[j], "numeric", summary.count[j], summary.integral[j],
                              summary.levels[j], summary.mean[j], summary.m2[j])
@@ -234,6 +233,12 @@ class Columns:
                 self._fit_column(j, _column_values(X, j), leaf[j], n_cat[j])
         self.kinds = self.kinds.astype(str)
         return self
+
+    def keep_levels(self, d, names=None):
+        """Per column: whether ``leaf`` forces it categorical, so that its summary keeps
+        every level (see :func:`summarise`)."""
+        self.names = None if names is None else np.asarray(names, dtype=object)
+        return [kind == "categorical" for kind in self._per_column(self.leaf, "leaf", d)]
 
     def _fit_column(self, j, series, leaf, n_cat):
         label = self.label(j)
