@@ -20,17 +20,18 @@ import numpy as np
 
 from skpc._backend import to_host
 
-#: Scoring passes run on chunks padded to a multiple of this many rows (with all-missing
-#: rows): BLAS computes the last columns of a product that do not fill its kernel's width
-#: by other code, so in float32 a row's score would otherwise depend (in the 7th digit)
-#: on its position in the batch. Padded, a row's results do not depend on its neighbours.
+#: On the CPU, scoring passes run on chunks padded to a multiple of this many rows (with
+#: all-missing rows): BLAS computes the last columns of a product that do not fill its
+#: kernel's width by other code, so in float32 a row's score would otherwise depend (in
+#: the 7th digit) on its position in the batch. Padded, a row's results do not depend on
+#: its neighbours. (On a GPU, chunks are sized to the free memory and are not padded.)
 ROW_MULTIPLE = 16
 
 
-def padded(Z):
+def padded(Z, backend):
     """The rows ``Z`` followed by all-missing rows up to a multiple of ``ROW_MULTIPLE``."""
-    extra = -Z.shape[0] % ROW_MULTIPLE
-    return np.concatenate([Z, np.full((extra, Z.shape[1]), np.nan)]) if extra else Z
+    extra = -Z.shape[0] % ROW_MULTIPLE if backend.name == "cpu" else 0
+    return np.concatenate([Z, np.full((extra, Z.shape[1]), np.nan, Z.dtype)]) if extra else Z
 
 
 def marginals(est, X, columns=None):
@@ -63,7 +64,7 @@ def marginals(est, X, columns=None):
     probs = np.zeros((n, len(cols), max(1, int(n_codes.max()))))
     mean = np.zeros((n, len(cols)))
     for sl in circuit.chunks(n, est.batch_size):
-        Xd = circuit.to_device(padded(X[sl]))
+        Xd = circuit.to_device(padded(X[sl], circuit.backend))
         ws = circuit.forward(Xd)
         circuit.backward(ws, circuit.new_stats())
         for leaf, rows, data in zip(circuit.leaves, circuit.leaf_rows, ws.inputs, strict=True):

@@ -357,11 +357,9 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         validate_data(self, X, reset=reset, skip_check_array=True)
         return X
 
-    def _encode(self, X):
-        """The engine's codes of a validated ``X`` (see :meth:`Columns.encode`), checked
-        whole first so that messages count rows from 0."""
-        self.columns_.check(X)
-        return self.columns_.encode(X)
+    def _encode(self, X, dtype=np.float64):
+        """The engine's codes of a validated ``X`` (see :meth:`Columns.encode`)."""
+        return self.columns_.encode(X, dtype)
 
     def _fit_columns(self, X, summary=None):
         names = getattr(self, "feature_names_in_", None)
@@ -446,7 +444,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         X = self._validate_X(X, reset=not warm)
         if not warm:
             self._fit_columns(X)
-        X = self._encode(X)
+        X = self._encode(X, _float_dtype(self.dtype) if not warm else self.circuit_.dtype)
         rng = check_random_state(self.random_state)
         rows, valid_rows = np.arange(X.shape[0]), None
         if self.early_stopping:
@@ -650,7 +648,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         out = np.empty(X.shape[0], dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
             Z = X[sl]
-            values = circuit.root_values(circuit.forward(circuit.to_device(_queries.padded(Z))))
+            rows = circuit.to_device(_queries.padded(Z, circuit.backend))
+            values = circuit.root_values(circuit.forward(rows))
             out[sl] = circuit.backend.to_numpy(values)[: len(Z)] + self.columns_.log_jacobian(Z)
         return out
 

@@ -42,6 +42,10 @@ AUTO_MAX_LEVELS = 32
 #: Rows per chunk of the passes over numeric arrays (memmaps are never loaded whole).
 CHUNK_ROWS = 65536
 
+#: Numeric arrays up to this many entries are encoded once; memmaps and larger arrays are
+#: encoded batch by batch as the passes ask for their rows.
+ENCODE_AT_ONCE = 2**26
+
 KINDS = ("categorical", "gaussian")
 
 
@@ -215,6 +219,7 @@ class Columns:
             sample of its rows used for the dtypes only.
         """
         d = X.shape[1]
+        self._cached_groups = None
         self.names = None if names is None else np.asarray(names, dtype=object)
         self.frame = is_frame(X)
         self.dtypes = list(X.dtypes) if self.frame else [X.dtype] * d
@@ -391,26 +396,62 @@ class Columns:
         else:
             self._encode_table(X)
 
-    def encode(self, X):
-        """The engine's codes of ``X``: an ndarray, or for a numeric array a row-indexable
-        view that encodes the rows it is asked for (memmaps stay on disk)."""
+    def encode(self, X, dtype=np.float64):
+        """The engine's codes of ``X``, checked whole (rows counted from 0).
+
+        An ndarray of ``dtype``; for a memmap or a numeric array of more than
+        ``ENCODE_AT_ONCE`` entries, a row-indexable view that encodes the rows it is asked
+        for, so that the data are never copied whole.
+        """
         if X.shape[1] != self.n_features:
             raise ValueError(f"X has {X.shape[1]} features, but the model expects {self.n_features}.")
-        if _numeric_array(X):
+        if not _numeric_array(X):
+            return self._encode_table(X).astype(dtype, copy=False)
+        if isinstance(X, np.memmap) or X.size > ENCODE_AT_ONCE:
+            self.check(X)
             return _EncodedRows(X, self)
-        return self._encode_table(X)
+        out = np.empty(X.shape, dtype=dtype)
+        for rows in row_chunks(X.shape[0]):  # float64 arithmetic, stored in dtype
+            out[rows] = self._encode_numeric(X[rows], offset=rows.start)
+        return out
 
     def _encode_numeric(self, X, check_only=False, offset=0):
+        """Codes of numeric rows, whole column groups at a time (this runs per batch)."""
         X = np.asarray(X)
         out = np.array(X, dtype=np.float64)
-        for j in range(self.n_features):
-            if X.dtype.kind == "f":
+        if X.dtype.kind == "f":
+            bad = np.isinf(out)
+            if bad.any():
+                j = int(np.flatnonzero(bad.any(axis=0))[0])
                 check_finite(out[:, j], self.label(j), offset)
-            if self.kinds[j] == "categorical":
-                out[:, j] = self._codes(j, out[:, j], offset)
-            else:
-                out[:, j] = (out[:, j] - self.loc[j]) / self.scale[j]
+        identity, other, gaussian = self._groups()
+        if len(identity):
+            V = out if len(identity) == out.shape[1] else out[:, identity]
+            K = self.n_levels[identity]
+            with np.errstate(invalid="ignore"):
+                unseen = ~np.isnan(V) & ~((V >= 0) & (V < K) & (V == np.round(V)))
+            if unseen.any():
+                if self.handle_unknown == "error":
+                    i, c = np.argwhere(unseen)[0]
+                    j = identity[c]
+                    raise unseen_value_error(self.label(j), V[i, c], self.levels[j], i + offset)
+                V[unseen] = np.broadcast_to(K, V.shape)[unseen]
+                out[:, identity] = V
+        for j in other:
+            out[:, j] = self._codes(j, out[:, j], offset)
+        if len(gaussian):
+            out[:, gaussian] = (out[:, gaussian] - self.loc[gaussian]) / self.scale[gaussian]
         return None if check_only else out
+
+    def _groups(self):
+        """Column indices: categorical with levels 0..K-1 (coded as they are), other
+        categorical, Gaussian. Cached: the description does not change once fitted."""
+        if getattr(self, "_cached_groups", None) is None:
+            categorical = self.kinds == "categorical"
+            identity = np.array([j for j in np.flatnonzero(categorical) if self._identity(j)], dtype=np.int64)
+            other = np.setdiff1d(np.flatnonzero(categorical), identity)
+            self._cached_groups = identity, other, np.flatnonzero(~categorical)
+        return self._cached_groups
 
     def _codes(self, j, values, offset=0):
         """Codes of a numeric column's values (NaN stays NaN; unseen -> K or an error)."""
