@@ -99,3 +99,16 @@ def test_dask_anemone_and_partial_fit_stream_blocks(client):
     est = PCDensityEstimator(**em).fit(dask.from_array(X, chunks=(300, 7)))
     local = PCDensityEstimator(**em).fit(X)
     assert_allclose(est.score_samples(bad), local.score_samples(bad), rtol=1e-9)
+
+
+def test_dask_errors_count_rows_from_the_start_of_the_array(client):
+    """A bad value in a later block is reported at its row in the whole array, as for numpy."""
+    bad = np.zeros((20, 3))
+    bad[:, 1] = np.arange(20) % 2
+    bad[13, 2] = 3.0
+    strict = dict(n_latents=2, max_iter=1, n_categories=2, handle_unknown="error")
+    message = r"column 2 is categorical and got the value 3.0 at row 13\b"
+    with pytest.raises(ValueError, match=message):
+        PCDensityEstimator(**strict).fit(bad)
+    with pytest.raises(ValueError, match=message):
+        PCDensityEstimator(**strict).fit(dask.from_array(bad, chunks=(5, 3)))
