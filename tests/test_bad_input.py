@@ -249,8 +249,12 @@ def test_a_string_in_an_object_column_is_a_level(fitted, bad):
     pc = PCDensityEstimator(**KW).fit(X)
     assert pc.leaf_types_[1] == "categorical"
     assert pc.columns_.levels[1].tolist() == [0.0, 1.0, 2.0, bad]  # numbers first, then text
-    scores = pc.score_samples(X)
-    assert np.all(np.isfinite(scores))
+    assert np.all(np.isfinite(pc.score_samples(X)))
+    # Its marginal over the four levels and a value never seen sums to 1.
+    rows = np.full((5, 3), np.nan, dtype=object)
+    rows[:, 1] = [0.0, 1.0, 2.0, bad, "never seen"]
+    marginal = np.exp(pc.score_samples(rows))
+    assert marginal.sum() == pytest.approx(1.0, rel=1e-5) and 0 < marginal[4] < marginal[:4].min()
     # The other columns are as in the numeric data.
     np.testing.assert_array_equal(pc.columns_.levels[0], fitted.columns_.levels[0])
 
