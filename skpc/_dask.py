@@ -51,9 +51,17 @@ def encoded(blocks, columns):
     return [_delayed(lambda b: columns.encode(np.asarray(b))[: b.shape[0]])(b) for b in blocks]
 
 
-def check(blocks, fn):
-    """Run the validation ``fn`` on every block (it raises on bad values)."""
-    _compute([_delayed(fn)(b) for b in blocks])
+def check(blocks, fn, sizes):
+    """Run the validation ``fn(block, offset)`` on every block (it raises on bad values);
+    ``offset``, from the blocks' row ``sizes``, makes messages count rows from the start
+    of the whole array."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    _compute([_delayed(fn)(b, int(o)) for b, o in zip(blocks, offsets, strict=True)])
+
+
+def compute_each(blocks, fn):
+    """``fn(block)`` of every block, computed where the blocks live."""
+    return _compute([_delayed(fn)(b) for b in blocks])
 
 
 def _block_flows(circuit, block, batch_size):

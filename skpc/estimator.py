@@ -17,7 +17,7 @@ from skpc import _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
 from skpc._validation import check_memory
-from skpc.columns import Columns, as_table, is_frame
+from skpc.columns import Columns, as_table, is_frame, row_chunks
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 from skpc.solvers import SOLVERS, step_size_at
@@ -459,9 +459,18 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 self._build(X if valid_rows is None else X[rows], rng)
             X_valid = None if valid_rows is None else X[valid_rows]
             self._train(lambda solver, shuffle, epoch: self._run_epoch(
-                X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng)
+                X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng,
+                self._jacobian_total(X, rows))
 
         return self._interruptible(warm, work)
+
+    def _jacobian_total(self, X, rows=None):
+        """Sum over ``X[rows]`` of the standardisation's log-Jacobian (see ``_log_likelihood``):
+        what turns the circuit's summed log-likelihood into the user's units."""
+        if not np.any(self.columns_.kinds == "gaussian"):
+            return 0.0
+        rows = np.arange(X.shape[0]) if rows is None else rows
+        return float(sum(self.columns_.log_jacobian(X[rows[sl]]).sum() for sl in row_chunks(len(rows))))
 
     def _interruptible(self, warm, work):
         """Run ``work()``; on Ctrl-C go back to the last complete epoch (see ``fit``)."""
@@ -511,7 +520,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         if not warm:
             keep = Columns(self.leaf).keep_levels(head.shape[1], getattr(self, "feature_names_in_", None))
             self._fit_columns(head, _dask.summarise(blocks, keep))
-        _dask.check(blocks, self.columns_.check)
+        _dask.check(blocks, self.columns_.check, X.chunks[0])
         blocks = _dask.encoded(blocks, self.columns_)
         rng = check_random_state(self.random_state)
         if not warm:
@@ -529,7 +538,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 total += self._run_epoch(block, np.arange(len(block)), solver, shuffle, epoch, self.max_iter_)
             return total
 
-        return self._interruptible(warm, lambda: self._train(run_epoch, n, None, rng))
+        jacobian = sum(_dask.compute_each(blocks, self._jacobian_total))
+        return self._interruptible(warm, lambda: self._train(run_epoch, n, None, rng, jacobian))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_one_blas_thread
@@ -575,12 +585,17 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         solver = SOLVERS[self.solver](self.pseudocount)
         total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
         self.n_iter_ += 1
-        self.history_["train_loglik"].append(float(self.circuit_.backend.to_numpy(total)) / X.shape[0])
+        total = float(self.circuit_.backend.to_numpy(total)) + self._jacobian_total(X)
+        self.history_["train_loglik"].append(total / X.shape[0])
         self.history_["seconds"].append(time.perf_counter() - start)
         return self
 
-    def _train(self, run_epoch, n, X_valid, rng):
-        """Epochs of ``run_epoch`` over ``n`` rows, with history, early stopping and convergence."""
+    def _train(self, run_epoch, n, X_valid, rng, jacobian=0.0):
+        """Epochs of ``run_epoch`` over ``n`` rows, with history, early stopping and convergence.
+
+        ``jacobian`` is the rows' summed log-Jacobian (``_jacobian_total``), added to each
+        epoch's total so that the training log-likelihood is in the user's units.
+        """
         circuit = self.circuit_
         solver = SOLVERS[self.solver](self.pseudocount)
         shuffle = _child_generator(rng)
@@ -593,7 +608,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             self.max_iter_ = self.max_iter
         for epoch in range(self.max_iter_):
             total = run_epoch(solver, shuffle, epoch)
-            history["train_loglik"].append(float(circuit.backend.to_numpy(total)) / n)
+            history["train_loglik"].append((float(circuit.backend.to_numpy(total)) + jacobian) / n)
             history["seconds"].append(time.perf_counter() - start)
             if X_valid is not None:
                 history["valid_loglik"].append(float(np.mean(self._log_likelihood(X_valid))))
@@ -937,7 +952,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             Gaussian columns.
         """
         proba = _queries.marginals(self, self._check_query_X(X)[1])[0]
-        return self._output(proba[:, :, : max(1, int(self.n_categories_.max()))], X)
+        proba = proba[:, :, : max(1, int(self.n_categories_.max()))]
+        beyond = np.arange(proba.shape[2]) >= self.n_categories_[:, None]  # incl. "unseen"
+        proba[:, beyond] = 0.0
+        return self._output(proba, X)
 
     @_one_blas_thread
     def conditional_mean(self, X):

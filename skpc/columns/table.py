@@ -128,8 +128,10 @@ def _sorted_levels(values):
 class _NumericSummary:
     """Per-column facts of numeric rows, gathered chunk by chunk (combine with ``+``)."""
 
-    def __init__(self, X, keep_levels):
+    def __init__(self, X, keep_levels, offset=0):
         X = np.asarray(X, dtype=np.float64)
+        for j in np.flatnonzero(np.isinf(X).any(axis=0))[:1]:
+            check_finite(X[:, j], column_label(None, j), offset)
         self.keep = np.asarray(keep_levels, dtype=bool)
         seen = ~np.isnan(X)
         self.count = seen.sum(axis=0).astype(np.float64)
@@ -166,7 +168,7 @@ def summarise(X, keep_levels):
     """Summary of a numeric array, in chunks (see :class:`_NumericSummary`)."""
     total = None
     for rows in row_chunks(X.shape[0]):
-        part = _NumericSummary(X[rows], keep_levels)
+        part = _NumericSummary(X[rows], keep_levels, rows.start)
         total = part if total is None else total + part
     return total
 
@@ -387,12 +389,13 @@ class Columns:
         return "\n".join(lines)
 
     # -- encoding --------------------------------------------------------------------------
-    def check(self, X):
-        """Check a whole table (rows counted from 0) before it is encoded in batches:
-        infinite values, and unseen categorical values under ``handle_unknown="error"``."""
+    def check(self, X, offset=0):
+        """Check a whole table before it is encoded in batches: infinite values, and unseen
+        categorical values under ``handle_unknown="error"``; rows are counted from
+        ``offset`` (a piece of a larger array)."""
         if _numeric_array(X):
             for rows in row_chunks(X.shape[0]):
-                self._encode_numeric(X[rows], check_only=True, offset=rows.start)
+                self._encode_numeric(X[rows], check_only=True, offset=offset + rows.start)
         else:
             self._encode_table(X)
 
