@@ -1,18 +1,19 @@
 """PCImputer: fill missing values with a probabilistic circuit, as a scikit-learn transformer."""
 
-import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skpc import _queries
 from skpc._backend import to_host, to_output
+from skpc.columns import as_table, is_frame
 from skpc.estimator import PCDensityEstimator
 
 #: Parameters passed through to the inner PCDensityEstimator.
 _FORWARDED = (
     "structure", "n_latents", "solver", "batch_size", "step_size", "schedule", "max_iter", "tol",
-    "pseudocount", "n_categories", "leaf", "early_stopping", "validation_fraction",
+    "pseudocount", "n_categories", "leaf", "handle_unknown", "early_stopping", "validation_fraction",
     "n_iter_no_change", "random_state", "verbose", "device", "dtype", "structure_params", "min_var",
     "reg_covar",
 )
@@ -41,12 +42,12 @@ class PCImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         - ``"sample"``: a draw from ``p(missing | observed)`` (multiple imputation: vary
           ``random_state``).
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
-n_categories, leaf, early_stopping, validation_fraction, n_iter_no_change, random_state, verbose, \
-device, dtype, structure_params, min_var, reg_covar
+n_categories, leaf, handle_unknown, early_stopping, validation_fraction, n_iter_no_change, \
+random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and defaults).
-        ``random_state`` also seeds ``strategy="sample"``. Categorical columns must not
-        meet new categories in ``transform``; set ``n_categories`` when a split may hide
-        the largest category.
+        ``random_state`` also seeds ``strategy="sample"``. A categorical value not seen
+        in training is evidence like any other (``handle_unknown="score"``); it is
+        never imputed.
 
     Attributes
     ----------
@@ -93,6 +94,7 @@ device, dtype, structure_params, min_var, reg_covar
         pseudocount=0.001,
         n_categories="auto",
         leaf="auto",
+        handle_unknown="score",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -116,6 +118,7 @@ device, dtype, structure_params, min_var, reg_covar
         self.pseudocount = pseudocount
         self.n_categories = n_categories
         self.leaf = leaf
+        self.handle_unknown = handle_unknown
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -128,9 +131,9 @@ device, dtype, structure_params, min_var, reg_covar
         self.reg_covar = reg_covar
 
     def _validate(self, X, reset):
-        return validate_data(
-            self, to_host(X), reset=reset, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
-        )
+        X = as_table(to_host(X))  # the data layer's checks and messages (skpc.columns)
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return X
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -162,27 +165,37 @@ device, dtype, structure_params, min_var, reg_covar
 
         Returns
         -------
-        X_filled : ndarray of shape (n_samples, n_features)
-            Observed entries are returned unchanged. A device array under array-API
-            dispatch for device input when the circuit lives on the GPU (see
+        X_filled : ndarray or DataFrame of shape (n_samples, n_features)
+            Observed entries are returned unchanged, bit for bit, in the input's dtype
+            (an object array for string columns). With ``set_output(transform="pandas")``
+            and a DataFrame input, a DataFrame with the input's columns and dtypes. A
+            device array under array-API dispatch for device input when the circuit lives
+            on the GPU (see
             :class:`~skpc.PCDensityEstimator`'s ``device``).
         """
         check_is_fitted(self)
         X_host = self._validate(X, reset=False)
         est = self.estimator_
-        est._check_categories(X_host)
-        if not np.isnan(X_host).any():
-            out = X_host.copy()
-        elif self.strategy == "mpe":
-            out = est.predict_mpe(X_host)
-        elif self.strategy == "sample":
-            out = est.sample_conditional(X_host, random_state=self.random_state)
+        query = est._check_query_X(X_host)
+        _, Z, missing = query
+        if not missing.any():
+            out = est.columns_.complete(X_host, Z, missing)
+        elif self.strategy == "mean":
+            out = _queries.conditional_means(est, *query)
         else:
-            proba, out = _queries.marginals(est, est._check_query_X(X_host))
-            if self.strategy == "mode":
-                categorical = est.n_categories_ > 0
-                out[:, categorical] = proba[:, categorical].argmax(axis=2)
-        return to_output(out.astype(X_host.dtype, copy=False), X, est.circuit_.backend)
+            if self.strategy == "mpe":
+                Z = _queries.mpe(est, Z, 4096)
+            elif self.strategy == "sample":
+                Z = est._descend(Z, "sample", self.random_state)
+            else:
+                Z = _queries.modes(est, Z)
+            out = est.columns_.complete(X_host, Z, missing)
+        # Observed entries are copied bit for bit; a DataFrame keeps its dtypes when
+        # pandas output is asked for (set_output), else results are arrays as in
+        # scikit-learn's imputers.
+        if is_frame(out):
+            return out if _get_output_config("transform", self)["dense"] == "pandas" else out.to_numpy()
+        return out if out.dtype == object else to_output(out, X, est.circuit_.backend)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

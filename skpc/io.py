@@ -39,12 +39,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from skpc import __version__
 from skpc._backend import get_backend
+from skpc.columns import Columns
 from skpc.estimator import PCDensityEstimator
 from skpc.structures import RegionGraph
 
 FORMAT = "skpc-model"
 #: Version of the file layout; :func:`load` reads exactly this version.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _GRAPH_KEYS = (
     "scope_offsets", "scope_variables", "partition_regions", "partition_offsets", "partition_children",
 )
@@ -65,6 +66,8 @@ def _plain_params(estimator):
     for name, value in estimator.get_params(deep=False).items():
         if isinstance(value, (np.ndarray, np.generic, list, tuple)):
             value = np.asarray(value).tolist()
+        if name == "dtype" and not isinstance(value, str):
+            value = np.dtype(value).name  # np.float32 and np.dtype("float32") are stored by name
         if isinstance(value, RegionGraph):
             value = "<structure_>"
         elif name == "random_state" and not (value is None or isinstance(value, int)):
@@ -108,6 +111,7 @@ def save(estimator, path):
         "product": graph.product,
         "graph_name": graph.name,
         "blocks": [[b.kind, len(b.params)] for b in blocks],
+        "columns": estimator.columns_.get_state(),
     }
     arrays = {
         "metadata": np.array(json.dumps(meta)),
@@ -217,6 +221,12 @@ def _read(data):
     meta = json.loads(str(data["metadata"][()]))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError("the file is not an skpc model (no 'skpc-model' format tag).")
+    if meta.get("format_version") == 1:
+        raise ModelFileError(
+            "the file has format version 1 (written by skpc 0.1 before its data layer: no column "
+            f"description, no 'unseen' categories); skpc {__version__} reads version {FORMAT_VERSION}. "
+            "Refit the model from its data and save it again."
+        )
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(
             f"the file has format version {meta.get('format_version')!r}; skpc {__version__} reads "
@@ -246,13 +256,20 @@ def _read(data):
     unknown = set(leaf_types.tolist()) - {"categorical", "gaussian"}
     if unknown or np.any(n_categories[leaf_types == "categorical"] < 1):
         raise ModelFileError(f"invalid leaf types {sorted(unknown)} or numbers of categories.")
-    est.leaf_types_, est.n_categories_ = leaf_types, n_categories
     est.n_features_in_ = d
     if "feature_names" in data.files:
         names = data["feature_names"]
         if names.dtype.kind != "U" or names.shape != (d,):
             raise ModelFileError(f"feature_names must hold {d} strings.")
         est.feature_names_in_ = names.astype(object)
+    try:
+        est.columns_ = Columns.from_state(meta["columns"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"the column description is missing or invalid ({e}).") from None
+    if (est.columns_.n_features != d or list(est.columns_.kinds) != leaf_types.tolist()
+            or not np.array_equal(est.columns_.n_levels, n_categories)):
+        raise ModelFileError("the column description does not match leaf_types and n_categories.")
+    est.leaf_types_, est.n_categories_ = est.columns_.kinds, est.columns_.n_levels
     # Build the circuit as fit does, with its structure given, then load the parameters.
     # The region graph is given, so "auto" units per region come from the file's record.
     k = meta.get("n_latents") if est.n_latents == "auto" else est.n_latents

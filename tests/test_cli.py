@@ -69,23 +69,23 @@ def test_fit_reports_progress_and_writes_model(fitted):
 
 def test_score_is_normalised_and_sampling_matches_marginals(fitted):
     tmp, _ = fitted
-    # All 8 joint states, then one query per column whose other entries are missing: the
-    # exact marginal p(x_j = 1).
-    states = np.array(list(itertools.product([0, 1], repeat=3)), dtype=float)
+    # All 27 joint states of the levels 0, 1 and the unseen value 2, then one query per
+    # column whose other entries are missing: the exact marginal p(x_j = 1).
+    states = np.array(list(itertools.product([0, 1, 2], repeat=3)), dtype=float)
     queries = np.full((3, 3), np.nan)
     np.fill_diagonal(queries, 1.0)
     np.save(tmp / "rows.npy", np.vstack([states, queries]))
     result = skpc("score", "m.skpc", "rows.npy", "-o", "ll.csv", cwd=tmp)
     assert result.returncode == 0, result.stderr
     ll = np.loadtxt(tmp / "ll.csv")
-    assert ll.shape == (11,)
-    assert np.exp(ll[:8]).sum() == pytest.approx(1.0, abs=1e-6)
+    assert ll.shape == (30,)
+    assert np.exp(ll[:27]).sum() == pytest.approx(1.0, abs=1e-6)
     assert number_after("mean log-likelihood", result.stdout) == pytest.approx(ll.mean(), abs=1e-4)
     # The model file is a regular skpc model file: loaded in Python it scores the same.
     loaded = skpc_load(tmp / "m.skpc")
     np.testing.assert_allclose(loaded.score_samples(np.load(tmp / "rows.npy")), ll, rtol=1e-7)
 
-    marginals = np.exp(ll[8:])
+    marginals = np.exp(ll[27:])
     n = 4000
     result = skpc("sample", "m.skpc", "-n", n, "-o", "s.csv", "--random-state", 0, cwd=tmp)
     assert result.returncode == 0, result.stderr
@@ -109,11 +109,11 @@ def test_info_describes_the_model(fitted):
     assert result.returncode == 0, result.stderr
     assert re.search(r"features\s+3 \(3 categorical, 0 gaussian\)", result.stdout)
     assert re.search(r"n_latents\s+4\b", result.stdout)
-    # HCLT over d binary variables with k latents: 2k leaf probabilities per variable,
-    # a k x k block per tree edge (d - 1 edges), and k root weights.
+    # HCLT over d binary variables with k latents: 3k leaf probabilities per variable (the
+    # two levels and "unseen"), a k x k block per tree edge (d - 1 edges), and k root weights.
     d, k = 3, 4
     n_params = int(re.search(r"parameters\s+([\d,]+)", result.stdout).group(1).replace(",", ""))
-    assert n_params == 2 * d * k + (d - 1) * k * k + k
+    assert n_params == 3 * d * k + (d - 1) * k * k + k
 
 
 def test_demo_beats_independent_baseline(tmp_path):

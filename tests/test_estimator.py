@@ -12,6 +12,7 @@ from _circuits import (
     kronecker_graph,
     partitions_graph,
     state_counts,
+    states_with_unseen,
 )
 from scipy.special import logsumexp
 from sklearn.base import clone
@@ -120,7 +121,7 @@ def test_score_is_the_mean_of_score_samples(X):
 
 def test_score_samples_marginalises_missing_values(X):
     pc = _small(dtype="float64", random_state=0).fit(X)
-    states = all_states(CATS)
+    states, _ = states_with_unseen(CATS)  # a missing entry may also be an unseen value
     joint = pc.score_samples(states)
     query = np.array([[np.nan, 2, np.nan, 1, np.nan], [1, np.nan, np.nan, np.nan, np.nan]])
     expected = [logsumexp(joint[np.all((states == q) | np.isnan(q), axis=1)]) for q in query]
@@ -136,7 +137,9 @@ def test_a_given_region_graph_is_used_as_the_structure(graph, cats, solver):
     data = chain_data(cats, 200, seed=9)
     pc = _small(structure=graph, n_latents=3, solver=solver, dtype="float64", random_state=0).fit(data)
     assert pc.structure_ is graph and pc.circuit_.graph is graph
-    assert abs(np.exp(pc.score_samples(all_states(cats))).sum() - 1) < 1e-9
+    states, known = states_with_unseen(cats)
+    p = np.exp(pc.score_samples(states))
+    assert abs(p.sum() - 1) < 1e-9 and 0 < 1 - p[known].sum() < 1e-3
     assert pc.history_["train_loglik"][-1] > pc.history_["train_loglik"][0]
     with pytest.raises(ValueError, match="covers 4 variables, X has 3 columns"):
         _small(structure=kronecker_graph()).fit(data[:, :3])
@@ -147,10 +150,12 @@ def test_sample_shape_support_and_frequencies(X):
     samples = pc.sample(20000, random_state=0)  # several chunks of batch_size rows
     assert samples.shape == (20000, len(CATS))
     assert np.all((samples >= 0) & (samples < CATS) & (samples == np.round(samples)))
-    states = all_states(CATS)
+    states, known = states_with_unseen(CATS)
     p = np.exp(pc.score_samples(states))
     assert abs(p.sum() - 1) < 1e-6
-    assert chi_square_pvalue(state_counts(samples, CATS), p) > 1e-3
+    # Samples never take the unseen value: their law is the model's over the known levels.
+    np.testing.assert_array_equal(states[known], all_states(CATS))
+    assert chi_square_pvalue(state_counts(samples, CATS), p[known] / p[known].sum()) > 1e-3
     assert pc.sample(random_state=0).shape == (1, len(CATS))
 
 
@@ -168,6 +173,11 @@ def test_sample_of_mixed_data_has_finite_continuous_columns():
 def test_verbose_prints_one_line_per_epoch(X, capsys):
     pc = _small(verbose=1, random_state=0).fit(X)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    # First what each column is (one line per column), then one line per epoch.
+    assert lines[0] == "columns:"
+    for j, (line, k) in enumerate(zip(lines[1 : 1 + len(CATS)], CATS, strict=True)):
+        assert line.strip().startswith(f"column {j}: categorical, {k} levels (")
+    lines = lines[1 + len(CATS):]
     assert len(lines) == pc.n_iter_ == 3
     for epoch, (line, ll) in enumerate(zip(lines, pc.history_["train_loglik"], strict=True), start=1):
         assert f"epoch    {epoch}/3" in line and f"{ll:.4f}" in line and "left" in line

@@ -100,12 +100,14 @@ def test_round_trip_of_a_given_kronecker_region_graph(tmp_path):
 def test_array_valued_parameters_round_trip(tmp_path):
     X = _mixed_data().to_numpy()
     leaf = np.array(["categorical"] * 3 + ["gaussian"] * 2)
-    pc = PCDensityEstimator(n_latents=2, max_iter=1, leaf=leaf, n_categories=[np.int64(4)] * 5,
+    # n_categories in the fitted attribute's format: 0 for the Gaussian columns.
+    n_categories = [np.int64(4)] * 3 + [np.int64(0)] * 2
+    pc = PCDensityEstimator(n_latents=2, max_iter=1, leaf=leaf, n_categories=n_categories,
                             random_state=np.random.RandomState(0)).fit(X)
     pc.save(tmp_path / "p")
     loaded = skpc.load(tmp_path / "p")
     assert loaded.get_params()["leaf"] == leaf.tolist()
-    assert loaded.get_params()["n_categories"] == [4] * 5
+    assert loaded.get_params()["n_categories"] == [4, 4, 4, 0, 0]
     assert loaded.random_state is None  # a RandomState is not plain metadata
     np.testing.assert_array_equal(loaded.n_categories_, [4, 4, 4, 0, 0])
     np.testing.assert_array_equal(loaded.score_samples(X), pc.score_samples(X))
@@ -243,6 +245,26 @@ def test_wrong_format_version(saved):
     _rewrite(saved, _with_meta(_arrays(saved), format_version=FORMAT_VERSION + 1))
     with pytest.raises(ModelFileError, match=f"format version {FORMAT_VERSION + 1}"):
         skpc.load(saved)
+
+
+def test_version_1_files_are_refused_by_name(saved):
+    _rewrite(saved, _with_meta(_arrays(saved), format_version=1))
+    with pytest.raises(ModelFileError, match="format version 1 .*before its data layer"):
+        skpc.load(saved)
+
+
+def test_the_column_description_round_trips(model, saved):
+    meta = _meta(_arrays(saved))
+    assert FORMAT_VERSION == 2 and meta["columns"]["names"] == ["a", "b", "c", "x", "y"]
+    loaded = skpc.load(saved)
+    for name in ("kinds", "loc", "scale", "n_codes"):
+        np.testing.assert_array_equal(getattr(loaded.columns_, name), getattr(model.columns_, name))
+    for a, b in zip(loaded.columns_.levels, model.columns_.levels, strict=True):
+        assert (a is None and b is None) or a.tolist() == b.tolist()
+    # Unseen values score the same after loading.
+    X = _mixed_data().iloc[:5].copy()
+    X["a"] = 9.0
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
 
 
 def _first_param(arrays, kind):
