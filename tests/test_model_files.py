@@ -3,6 +3,7 @@
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -346,3 +347,18 @@ def test_a_huge_model_claim_fails_before_allocating(saved):
     _rewrite(saved, _with_meta(arrays, params={**params, "n_latents": 10**7}))
     with pytest.raises(ModelFileError, match="GiB"):
         skpc.load(saved)
+
+
+# -- files of earlier format versions ----------------------------------------------------------------
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_version_1_file_still_loads_and_scores_as_when_it_was_written():
+    # tests/data/model_v1.skpc was written by skpc 0.1.0 with format version 1 (commit 8905c13),
+    # together with the scores and samples that version gave.
+    expected = np.load(DATA / "model_v1_expected.npz")
+    rows = pd.DataFrame(expected["rows"], columns=["a", "b", "x"])
+    loaded = skpc.load(DATA / "model_v1.skpc")
+    np.testing.assert_array_equal(loaded.score_samples(rows), expected["scores"])
+    np.testing.assert_array_equal(loaded.sample(5, random_state=0), expected["samples"])
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["a", "b", "x"])
