@@ -126,7 +126,7 @@ def test_feature_names_and_errors():
     assert list(imp.get_feature_names_out()) == ["a", "b", "c", "d"]
     assert not np.isnan(imp.transform(X)).any()
     X["c"] = np.nan
-    with pytest.raises(ValueError, match=r"column 2 has no observed value \(all NaN\)"):
+    with pytest.warns(UserWarning, match=r"without any observed values: column 2 \('c'\) \(dropped"):
         PCImputer(n_latents=2, max_iter=2).fit(X)
     with pytest.raises(ValueError, match="strategy"):
         PCImputer(strategy="median").fit(X)
@@ -136,3 +136,80 @@ def test_feature_names_and_errors():
     with pytest.warns(UserWarning, match="feature names"), \
             pytest.raises(ValueError, match="column 0 is categorical"):
         imp.transform(Z)
+
+
+# -- scikit-learn's imputer parameters, against SimpleImputer on the same input -------------------------
+SMALL = dict(n_latents=2, max_iter=2, random_state=0)
+
+
+def _incomplete(n=80, seed=8):
+    X = _data(n, seed)
+    X[np.random.default_rng(seed).random(X.shape) < 0.2] = np.nan
+    X[:, 3] = np.where(np.isnan(X[:, 3]), 1.0, X[:, 3])  # a column without missing values
+    return X
+
+
+def test_missing_values_marker_is_imputed_like_nan():
+    X = _incomplete()
+    coded = np.where(np.isnan(X), -1, X)
+    by_marker = PCImputer(missing_values=-1, **SMALL).fit(coded)
+    np.testing.assert_array_equal(by_marker.transform(coded), PCImputer(**SMALL).fit(X).transform(X))
+    assert not np.isin(-1, by_marker.transform(coded))
+    # As SimpleImputer: with another marker, NaN is not a missing value but bad input.
+    for imputer in (SimpleImputer(missing_values=-1), PCImputer(missing_values=-1, **SMALL)):
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            imputer.fit(X)
+    assert not PCImputer(missing_values=-1).__sklearn_tags__().input_tags.allow_nan
+
+
+@pytest.mark.parametrize("missing_values", [np.nan, -1])
+def test_add_indicator_matches_simple_imputer(missing_values):
+    X = pd.DataFrame(_incomplete(), columns=["a", "b", "c", "d"])
+    X = X.fillna(missing_values)
+    ours = PCImputer(missing_values=missing_values, add_indicator=True, **SMALL).fit(X)
+    theirs = SimpleImputer(missing_values=missing_values, add_indicator=True).fit(X)
+    # New rows with a missing value in column d, which had none in fit: no new indicator column.
+    Z = X.iloc[:10].copy()
+    Z.iloc[0, 3] = missing_values
+    for rows in (X, Z):
+        out, expected = ours.transform(rows), theirs.transform(rows)
+        assert out.shape == expected.shape == (len(rows), 4 + 3)
+        np.testing.assert_array_equal(out[:, 4:], expected[:, 4:])
+    filled = PCImputer(missing_values=missing_values, **SMALL).fit(X).transform(X)
+    np.testing.assert_array_equal(ours.transform(X)[:, :4], filled)
+    np.testing.assert_array_equal(ours.get_feature_names_out(), theirs.get_feature_names_out())
+    framed = ours.set_output(transform="pandas").transform(X)
+    assert list(framed.columns) == ["a", "b", "c", "d", "missingindicator_a", "missingindicator_b",
+                                    "missingindicator_c"]
+
+
+@pytest.mark.filterwarnings(r"ignore:Skipping features without any observed values. \[1\]")
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("add_indicator", [False, True])
+def test_empty_features_match_simple_imputer(keep, add_indicator):
+    X = _incomplete()
+    X[:, 1] = np.nan  # no observed value in fit
+    Z = X[:12].copy()
+    Z[:6, 1] = 2.0  # observed in new rows
+    kwargs = dict(keep_empty_features=keep, add_indicator=add_indicator)
+    with pytest.warns(UserWarning, match=r"column 1 \("):
+        ours = PCImputer(**kwargs, **SMALL).fit(X)
+    theirs = SimpleImputer(**kwargs).fit(X)
+    # The circuit is the one fitted without the empty column.
+    without = PCImputer(**SMALL).fit(np.delete(X, 1, axis=1))
+    for rows in (X, Z):
+        out, expected = ours.transform(rows), theirs.transform(rows)
+        assert out.shape == expected.shape
+        kept = [0, 1, 2, 3] if keep else [0, 2, 3]
+        np.testing.assert_array_equal(out[:, [kept.index(j) for j in (0, 2, 3)]],
+                                      without.transform(np.delete(rows, 1, axis=1)))
+        if keep:
+            np.testing.assert_array_equal(out[:, 1], expected[:, 1])  # 0 where missing, else as given
+        np.testing.assert_array_equal(out[:, len(kept):], expected[:, len(kept):])  # the indicators
+    names = [f"x{j}" for j in range(4)]
+    np.testing.assert_array_equal(ours.get_feature_names_out(names), theirs.get_feature_names_out(names))
+
+
+def test_every_column_empty_is_a_clear_error():
+    with pytest.raises(ValueError, match="every column of X is missing"):
+        PCImputer(**SMALL).fit(np.full((5, 2), np.nan))
