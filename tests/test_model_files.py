@@ -362,3 +362,28 @@ def test_a_version_1_file_still_loads_and_scores_as_when_it_was_written():
     np.testing.assert_array_equal(loaded.score_samples(rows), expected["scores"])
     np.testing.assert_array_equal(loaded.sample(5, random_state=0), expected["samples"])
     np.testing.assert_array_equal(loaded.feature_names_in_, ["a", "b", "x"])
+
+
+# -- every estimator, every way of storing it ----------------------------------------------------------
+def _imputer():
+    X = _mixed_data()
+    return skpc.PCImputer(n_latents=2, max_iter=1, random_state=0, add_indicator=True).fit(X), X
+
+
+def _outputs(est, X):
+    if isinstance(est, skpc.PCImputer):
+        return est.transform(X)
+    return est.score_samples(X)
+
+
+@pytest.mark.parametrize("make", ["density", "imputer"])
+def test_skops_dump_and_load(make, model, tmp_path):
+    import skops.io as sio
+
+    est, X = (model, _mixed_data()) if make == "density" else _imputer()
+    sio.dump(est, tmp_path / "m.skops")
+    untrusted = sio.get_untrusted_types(file=tmp_path / "m.skops")
+    # Only skpc's own classes (and numpy's dtype): no modules, functions or device handles.
+    assert all(t.startswith("skpc.") or t == "numpy.dtype" for t in untrusted), untrusted
+    loaded = sio.load(tmp_path / "m.skops", trusted=untrusted)
+    np.testing.assert_array_equal(_outputs(loaded, X), _outputs(est, X))
