@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from skpc import _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
+from skpc._model_file import ModelFileMixin
 from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
 from skpc.engine import Circuit
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
@@ -81,7 +82,7 @@ def _column_name(est, j):
     return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
 
 
-class PCDensityEstimator(DensityMixin, BaseEstimator):
+class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     """Density estimation with a probabilistic circuit.
 
     The circuit's structure is built from the training data (a hidden Chow-Liu tree by
@@ -802,37 +803,6 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.circuit_.set_params(checkpoint["params"])
         self.n_iter_, self.history_ = checkpoint["n_iter_"], checkpoint["history_"]
         self.converged_ = False
-
-    def save(self, path):
-        """Write the fitted model to ``path`` in skpc's safe file format (no pickle).
-
-        See :func:`skpc.io.save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        from skpc.io import save  # noqa: PLC0415 -- skpc.io imports this module
-
-        save(self, path)
-
-    @classmethod
-    def load(cls, path, device="cpu"):
-        """Read a model written by :meth:`save`; see :func:`skpc.io.load`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : {"cpu", "gpu", "auto"}, default="cpu"
-            Where the loaded circuit lives.
-
-        Returns
-        -------
-        estimator : PCDensityEstimator
-        """
-        from skpc.io import load  # noqa: PLC0415
-
-        return load(path, device=device)
 
     # -- conditional queries (implemented in skpc/_queries.py) -----------------------------------
     def _output(self, out, X):

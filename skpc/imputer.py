@@ -12,6 +12,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from skpc import _queries
 from skpc._backend import to_host, to_output
+from skpc._model_file import ModelFileMixin
 from skpc._validation import column_label
 from skpc.estimator import PCDensityEstimator
 
@@ -24,7 +25,7 @@ _FORWARDED = (
 )
 
 
-class PCImputer(TransformerMixin, BaseEstimator):
+class PCImputer(ModelFileMixin, TransformerMixin, BaseEstimator):
     """Impute missing values from a probabilistic circuit fitted on incomplete data.
 
     ``fit`` learns a :class:`~skpc.PCDensityEstimator` from ``X`` with its missing values
