@@ -159,6 +159,17 @@ device, dtype, structure_params, min_var, reg_covar
         self.min_var = min_var
         self.reg_covar = reg_covar
 
+    @classmethod
+    def _around(cls, estimator, **params):
+        """A PCImputer over an already fitted ``estimator`` (``skpc impute`` on a density model)."""
+        imputer = cls(**{**{name: getattr(estimator, name) for name in _FORWARDED}, **params})
+        imputer.estimator_, imputer.n_iter_ = estimator, estimator.n_iter_
+        imputer.n_features_in_ = estimator.n_features_in_
+        if hasattr(estimator, "feature_names_in_"):
+            imputer.feature_names_in_ = estimator.feature_names_in_
+        imputer._valid_mask = np.ones(estimator.n_features_in_, dtype=bool)
+        return imputer
+
     def _validate(self, X, reset):
         """``X`` on the host as floats, and its mask of missing entries."""
         X = validate_data(
