@@ -232,14 +232,15 @@ def _column_names(est):
 
 
 def _as_table(values, est):
-    """Rows from the model as a DataFrame with its column names, categories as integers."""
+    """Values from the model as a DataFrame with its column names: categories as integers,
+    other numbers in the model's floating-point type (written with the digits it holds)."""
     if isinstance(values, pd.DataFrame):
         return values
     frame = pd.DataFrame(values, columns=_column_names(est))
-    for j in np.flatnonzero(est.leaf_types_ == "categorical"):
+    for j, kind in enumerate(est.leaf_types_):
         column = frame.iloc[:, j]
-        if not column.isna().any():
-            frame[frame.columns[j]] = column.astype(np.int64)
+        whole = kind == "categorical" and np.all(np.mod(column.to_numpy(), 1) == 0)  # not a mean
+        frame[frame.columns[j]] = column.astype(np.int64 if whole else est.circuit_.dtype)
     return frame
 
 
@@ -441,8 +442,16 @@ def cmd_impute(args):
     holes = pd.isna(columns)
     holes = holes.to_numpy() if isinstance(holes, pd.DataFrame) else holes
     for j, name in enumerate(_column_names(est)):
-        if holes[:, j].any():
-            out[name] = filled.iloc[:, j].to_numpy()
+        hole = holes[:, j]
+        if not hole.any():
+            continue
+        # The entries as read (whole numbers as integers: pandas reads an integer column with
+        # missing values as floats), and the model's values, in its own types, in the holes.
+        values = out[name].to_numpy(dtype=object)
+        if all(isinstance(v, (int, float)) and float(v).is_integer() for v in values[~hole]):
+            values[~hole] = [int(v) for v in values[~hole]]
+        values[hole] = list(filled.iloc[:, j].to_numpy()[hole])
+        out[name] = pd.Series(values, index=out.index)
     delimiter = args.delimiter or (X.attrs.get("delimiter", ",") if isinstance(X, pd.DataFrame) else ",")
     _write_table(out, args.output, delimiter)
     print(f"filled {int(holes.sum())} missing entries ({args.strategy}) in {X.shape[0]} rows; "

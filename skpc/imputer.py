@@ -1,5 +1,6 @@
 """PCImputer: fill missing values with a probabilistic circuit, as a scikit-learn transformer."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -163,10 +164,12 @@ device, dtype, structure_params, min_var, reg_covar
     def _around(cls, estimator, **params):
         """A PCImputer over an already fitted ``estimator`` (``skpc impute`` on a density model)."""
         imputer = cls(**{**{name: getattr(estimator, name) for name in _FORWARDED}, **params})
-        imputer.estimator_, imputer.n_iter_ = estimator, estimator.n_iter_
-        imputer.n_features_in_ = estimator.n_features_in_
+        imputer.n_iter_, imputer.n_features_in_ = estimator.n_iter_, estimator.n_features_in_
+        inner = copy.copy(estimator)  # the same circuit; the names move to the imputer, as in fit
         if hasattr(estimator, "feature_names_in_"):
             imputer.feature_names_in_ = estimator.feature_names_in_
+            del inner.feature_names_in_
+        imputer.estimator_ = inner
         imputer._valid_mask = np.ones(estimator.n_features_in_, dtype=bool)
         return imputer
 

@@ -331,6 +331,17 @@ def test_impute_fills_missing_entries_and_keeps_the_rest(fitted):
     drawn = pd.read_csv(tmp / "drawn.csv", sep=";").to_numpy()
     np.testing.assert_array_equal(drawn[seen], X[seen])
     assert set(np.unique(drawn)) <= {0, 1}
+    # Mean: fractional values in the holes (not truncated to a category); observed text as read.
+    assert main(["impute", str(tmp / "m.skpc"), str(tmp / "holes.csv"), "-o", str(tmp / "mean.csv"),
+                 "--strategy", "mean"]) == 0
+    means = pd.read_csv(tmp / "mean.csv", sep=";").to_numpy()
+    expected = model.conditional_mean(pd.DataFrame(X, columns=["a", "b", "c"]))
+    np.testing.assert_allclose(means[~seen], expected[~seen], rtol=1e-6)
+    assert np.any(np.mod(means[~seen], 1) != 0)
+    lines = (tmp / "mean.csv").read_text().splitlines()[1:]
+    for row, line in zip(X, lines, strict=True):
+        for v, text in zip(row, line.split(";"), strict=True):
+            assert np.isnan(v) or text == str(int(v))
 
 
 def test_fit_options_leaf_n_categories_early_stopping(fitted, monkeypatch, capsys):
