@@ -463,10 +463,13 @@ def cmd_info(args):
     kinds = list(est.leaf_types_)
     structure = est.structure if isinstance(est.structure, str) else est.structure_.name
     hist = est.history_
-    columns = ", ".join(
-        f"{name} ({kind}{f', {k} levels' if kind == 'categorical' else ''})"
+    columns = [
+        f"{name} ({kind}, {k} level{'' if k == 1 else 's'})" if kind == "categorical" else f"{name} ({kind})"
         for name, kind, k in zip(_column_names(est), kinds, est.n_categories_, strict=True)
-    )
+    ]
+    if len(columns) > 8:
+        columns = [*columns[:8], f"... {len(columns) - 8} more"]
+    columns = ", ".join(columns)
     rows = [
         ("model file", args.model),
         ("structure", f"{structure} ({est.structure_.n_regions} regions)"),

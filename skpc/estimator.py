@@ -41,6 +41,11 @@ AUTO_MAX_CATEGORIES = 64
 AUTO_MANY_ROWS = 5000
 AUTO_HCLT_STATES = 64
 
+#: Parameters that fix the circuit ``fit`` builds: changing one under ``warm_start``
+#: builds a new circuit (with a warning) instead of continuing the fitted one.
+STRUCTURAL_PARAMS = ("structure", "n_latents", "structure_params", "leaf", "n_categories", "dtype", "device",
+                     "min_var", "reg_covar")
+
 #: ``n_latents="auto"`` for a single HCLT and for the other structures.
 DEFAULT_LATENTS = 32
 
@@ -151,10 +156,16 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         default fit stopped there (validation -52.82 against -52.68 for the full
         budget; nltcs stopped at epoch 26, -5.963 against -5.946).
     warm_start : bool, default=False
-        Continue from the fitted circuit instead of building a new one.
+        Continue from the fitted circuit instead of building a new one. When a parameter
+        that fixes the circuit (``STRUCTURAL_PARAMS``: ``structure``, ``n_latents``,
+        ``structure_params``, ``leaf``, ``n_categories``, ``dtype``, ``device``,
+        ``min_var``, ``reg_covar``) changed since it was built, ``fit`` warns and builds a
+        new one.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
-        ``1`` prints one line per epoch.
+        ``1`` prints one line per epoch; ``2`` also one line per mini-batch (its rows,
+        mean log-likelihood before the update, and step size). Full-batch EM has no
+        mini-batches: ``2`` prints what ``1`` prints.
     device : {"cpu", "gpu", "auto"}, default="cpu"
         Where the circuit lives and computes (``"auto"``: the GPU when cupy finds one).
         Inputs may be numpy or device (cupy) arrays; results are numpy arrays, except
@@ -415,6 +426,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                      min(self.batch_size, X.shape[0]), self.dtype, backend)
         self.structure_ = graph
         self.device_ = backend.name
+        self._built_with = self._structural()
         self.circuit_ = Circuit(graph, self.n_latents_, make_leaf, self.leaf_types_, backend, self.dtype, rng)
 
     # -- fitting ------------------------------------------------------------------------------
@@ -443,7 +455,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         """
         if is_dask_array(X):
             return self._fit_dask(X)
-        warm = self.warm_start and hasattr(self, "circuit_")
+        warm = self._continues()
         X = self._validate_X(X, reset=not warm)
         if not warm:
             summary = column_summary(X)
@@ -502,14 +514,40 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             else:
                 progress = (epoch * n_batches + i) / (n_epochs * n_batches)
                 a = step_size_at(self.step_size, self.schedule, progress)
+            if self.verbose >= 2:
+                mean = float(circuit.backend.to_numpy(batch_total)) / len(part)
+                print(f"  batch {i + 1:4d}/{n_batches}  rows {len(part)}  train {mean:.4f}  step {a:.4g}",
+                      flush=True)
             solver.update(circuit, stats, len(part), a)
         return total
+
+    def _structural(self):
+        """The parameters that fix the circuit, in a form that compares with ``==``."""
+        return {name: np.asarray(value).tolist() if isinstance(value, (np.ndarray, list, tuple)) else value
+                for name, value in self.get_params(deep=False).items() if name in STRUCTURAL_PARAMS}
+
+    def _continues(self):
+        """Whether ``fit`` continues the fitted circuit (``warm_start``, nothing structural changed)."""
+        if not (self.warm_start and hasattr(self, "circuit_")):
+            return False
+        built = getattr(self, "_built_with", None)
+        now = self._structural()
+        changed = [name for name in STRUCTURAL_PARAMS if built is not None and built[name] != now[name]]
+        if changed:
+            warnings.warn(
+                f"warm_start=True, but {', '.join(f'{n}={now[n]!r} (was {built[n]!r})' for n in changed)} "
+                "changed since the circuit was built; a new circuit is built and fitted from the start.",
+                UserWarning,
+            )
+            return False
+        return True
 
     def _fit_dask(self, X):
         """``fit`` on a dask array: E-steps run per block where the data live."""
         if self.early_stopping:
             raise ValueError("early_stopping is not available for dask arrays; hold out validation data.")
-        warm = self.warm_start and hasattr(self, "circuit_")
+        warm = self._continues()
+        X = _dask.known_chunks(X)
         blocks = _dask.row_blocks(X)
         head = self._validate_X(np.asarray(X[:MAX_STRUCTURE_ROWS].compute()), reset=not warm)
         if not warm:

@@ -70,8 +70,9 @@ READ_VERSIONS = (1, 2)
 #: The classes a model file may hold, by name: :func:`load` builds nothing else.
 SAVABLE = {cls.__name__: cls for cls in (PCDensityEstimator, PCImputer, MissingIndicator)}
 #: Attributes that are not saved: the circuit (saved as the region graph and parameter
-#: arrays), and the state of an interrupted fit or of a stream of ``partial_fit`` calls.
-_NOT_SAVED = {"PCDensityEstimator": {"circuit_", "structure_", "_stream", "_checkpoint"}}
+#: arrays), the state of an interrupted fit or of a stream of ``partial_fit`` calls, and
+#: the parameters the circuit was built with (the saved ones, on load).
+_NOT_SAVED = {"PCDensityEstimator": {"circuit_", "structure_", "_stream", "_checkpoint", "_built_with"}}
 _GRAPH_KEYS = (
     "scope_offsets", "scope_variables", "partition_regions", "partition_offsets", "partition_children",
 )
@@ -404,6 +405,7 @@ def _load_circuit(est, reader, meta, graph):
     est.structure, est.device, est.n_latents = graph, reader.backend.name, k
     est._build(np.zeros((1, d)), np.random.RandomState(0))
     est.structure, est.device, est.n_latents = structure, device, n_latents
+    est._built_with = est._structural()  # what warm_start compares with: the saved parameters
     blocks = est.circuit_.blocks
     if [[b.kind, len(b.params)] for b in blocks] != meta["blocks"]:
         raise ModelFileError("the parameter blocks do not match the region graph.")
