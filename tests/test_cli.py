@@ -306,6 +306,8 @@ def test_a_file_without_header_is_matched_by_position(fitted, test_rows, capsys)
     _write(tmp / "bare.csv", X, names=None)
     np.testing.assert_array_equal(_scores(tmp, "bare.csv"), expected)
     assert capsys.readouterr().err == ""  # no warning about missing names: position is all there is
+    # --header yes takes the first row as names: they are not the model's.
+    in_process_error(capsys, ["score", tmp / "m.skpc", tmp / "bare.csv", "--header", "yes"], "no column 'a'")
 
 
 def test_impute_fills_missing_entries_and_keeps_the_rest(fitted):
