@@ -172,7 +172,8 @@ def _read_csv(path, source, delimiter, na_values, header):
         raise CLIError(f"cannot read {source!r} as CSV: {message}") from exc
     if frame.shape[0] == 0:
         raise CLIError(f"{source!r} holds no data rows")
-    _check_widths(path, source, delimiter, frame.shape[1])
+    if frame.iloc[:, -1].isna().any():  # a short row would have left it missing
+        _check_widths(path, source, delimiter, frame.shape[1])
     if header == "yes" and str(frame.columns[0]).startswith("Unnamed: 0"):
         # DataFrame.to_csv writes the index first, under an empty name.
         _note(f"the first column of {source!r} has no name: it is taken as the index that "
