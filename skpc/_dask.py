@@ -17,6 +17,13 @@ def is_dask_array(X):
     return type(X).__module__.split(".")[0] == "dask"
 
 
+def known_chunks(X):
+    """``X`` with the number of rows of every block known (computed when dask does not know it)."""
+    if any(np.isnan(c) for c in X.chunks[0]) or any(np.isnan(c) for c in X.chunks[1]):
+        X = X.compute_chunk_sizes()  # one pass over the data (after a boolean mask, say)
+    return X
+
+
 def row_blocks(X):
     """The array as a list of delayed numpy blocks of whole rows."""
     if len(X.chunks[1]) > 1:

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from skpc import _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
+from skpc._model_file import ModelFileMixin
 from skpc._validation import check_memory
 from skpc.columns import Columns, as_table, is_frame, row_chunks
 from skpc.engine import Circuit
@@ -32,6 +33,11 @@ MAX_STRUCTURE_ROWS = 200_000
 #: the validation sets of the five debd data sets (benchmarks/RESULTS_learning.md).
 AUTO_MANY_ROWS = 5000
 AUTO_HCLT_STATES = 64
+
+#: Parameters that fix the circuit ``fit`` builds: changing one under ``warm_start``
+#: builds a new circuit (with a warning) instead of continuing the fitted one.
+STRUCTURAL_PARAMS = ("structure", "n_latents", "structure_params", "leaf", "n_categories", "handle_unknown",
+                     "dtype", "device", "min_var", "reg_covar")
 
 #: ``n_latents="auto"`` for a single HCLT and for the other structures.
 DEFAULT_LATENTS = 32
@@ -83,7 +89,7 @@ def _float_dtype(dtype):
     return out
 
 
-class PCDensityEstimator(DensityMixin, BaseEstimator):
+class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     """Density estimation with a probabilistic circuit.
 
     The circuit's structure is built from the training data (a hidden Chow-Liu tree by
@@ -170,10 +176,16 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         default fit stopped there (validation -52.82 against -52.68 for the full
         budget; nltcs stopped at epoch 26, -5.963 against -5.946).
     warm_start : bool, default=False
-        Continue from the fitted circuit instead of building a new one.
+        Continue from the fitted circuit instead of building a new one. When a parameter
+        that fixes the circuit (``STRUCTURAL_PARAMS``: ``structure``, ``n_latents``,
+        ``structure_params``, ``leaf``, ``n_categories``, ``dtype``, ``device``,
+        ``min_var``, ``reg_covar``) changed since it was built, ``fit`` warns and builds a
+        new one.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
-        ``1`` prints one line per epoch.
+        ``1`` prints one line per epoch; ``2`` also one line per mini-batch (its rows,
+        mean log-likelihood before the update, and step size). Full-batch EM has no
+        mini-batches: ``2`` prints what ``1`` prints.
     device : {"cpu", "gpu", "auto"}, default="cpu"
         Where the circuit lives and computes (``"auto"``: the GPU when cupy finds one).
         Inputs may be numpy or device (cupy) arrays; results are numpy arrays, except
@@ -398,7 +410,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             variables = np.asarray(variables)
             if kind == "categorical":
                 return Categorical(variables, self.n_latents_, n_codes[variables], backend, dtype, rng,
-                                   unseen=True)
+                                   unseen=self.columns_.unseen)
             # Gaussian columns arrive standardised: the start and the floors are relative
             # to each column's scale.
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
@@ -412,6 +424,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                      dtype, backend)
         self.structure_ = graph
         self.device_ = backend.name
+        self._built_with = self._structural()
         self.circuit_ = Circuit(graph, self.n_latents_, make_leaf, self.leaf_types_, backend, dtype, rng)
 
     # -- fitting ------------------------------------------------------------------------------
@@ -440,7 +453,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         """
         if is_dask_array(X):
             return self._fit_dask(X)
-        warm = self.warm_start and hasattr(self, "circuit_")
+        warm = self._continues()
         X = self._validate_X(X, reset=not warm)
         if not warm:
             self._fit_columns(X)
@@ -507,14 +520,40 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             else:
                 progress = (epoch * n_batches + i) / (n_epochs * n_batches)
                 a = step_size_at(self.step_size, self.schedule, progress)
+            if self.verbose >= 2:
+                mean = float(circuit.backend.to_numpy(batch_total)) / len(part)
+                print(f"  batch {i + 1:4d}/{n_batches}  rows {len(part)}  train {mean:.4f}  step {a:.4g}",
+                      flush=True)
             solver.update(circuit, stats, len(part), a)
         return total
+
+    def _structural(self):
+        """The parameters that fix the circuit, in a form that compares with ``==``."""
+        return {name: np.asarray(value).tolist() if isinstance(value, (np.ndarray, list, tuple)) else value
+                for name, value in self.get_params(deep=False).items() if name in STRUCTURAL_PARAMS}
+
+    def _continues(self):
+        """Whether ``fit`` continues the fitted circuit (``warm_start``, nothing structural changed)."""
+        if not (self.warm_start and hasattr(self, "circuit_")):
+            return False
+        built = getattr(self, "_built_with", None)
+        now = self._structural()
+        changed = [name for name in STRUCTURAL_PARAMS if built is not None and built[name] != now[name]]
+        if changed:
+            warnings.warn(
+                f"warm_start=True, but {', '.join(f'{n}={now[n]!r} (was {built[n]!r})' for n in changed)} "
+                "changed since the circuit was built; a new circuit is built and fitted from the start.",
+                UserWarning,
+            )
+            return False
+        return True
 
     def _fit_dask(self, X):
         """``fit`` on a dask array: E-steps run per block where the data live."""
         if self.early_stopping:
             raise ValueError("early_stopping is not available for dask arrays; hold out validation data.")
-        warm = self.warm_start and hasattr(self, "circuit_")
+        warm = self._continues()
+        X = _dask.known_chunks(X)
         blocks = _dask.row_blocks(X)
         head = self._validate_X(np.asarray(X[:MAX_STRUCTURE_ROWS].compute()), reset=not warm)
         if not warm:
@@ -822,37 +861,6 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.circuit_.set_params(checkpoint["params"])
         self.n_iter_, self.history_ = checkpoint["n_iter_"], checkpoint["history_"]
         self.converged_ = False
-
-    def save(self, path):
-        """Write the fitted model to ``path`` in skpc's safe file format (no pickle).
-
-        See :func:`skpc.io.save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        from skpc.io import save  # noqa: PLC0415 -- skpc.io imports this module
-
-        save(self, path)
-
-    @classmethod
-    def load(cls, path, device="cpu"):
-        """Read a model written by :meth:`save`; see :func:`skpc.io.load`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : {"cpu", "gpu", "auto"}, default="cpu"
-            Where the loaded circuit lives.
-
-        Returns
-        -------
-        estimator : PCDensityEstimator
-        """
-        from skpc.io import load  # noqa: PLC0415
-
-        return load(path, device=device)
 
     # -- conditional queries (implemented in skpc/_queries.py) -----------------------------------
     def _output(self, out, X):

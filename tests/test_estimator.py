@@ -232,3 +232,31 @@ def test_early_stopping_keeps_the_best_epoch_below_tol():
     assert pc.history_["valid_loglik"] == full.history_["valid_loglik"][:best + 1]
     stopped = _overfitting(max_iter=best, n_iter_no_change=15).fit(X)
     np.testing.assert_allclose(pc.score_samples(X), stopped.score_samples(X), rtol=0, atol=1e-12)
+
+
+def test_verbose_2_adds_one_line_per_mini_batch(X, capsys):
+    pc = _small(verbose=2, batch_size=100, random_state=0).fit(X)  # 240 rows: 3 batches of 80
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines[0] == "columns:" and len(lines[1:6]) == 5  # verbose=1's block, one line per column
+    lines = lines[6:]
+    batches = [line for line in lines if line.lstrip().startswith("batch")]
+    assert len(lines) - len(batches) == pc.n_iter_ == 3
+    assert len(batches) == 3 * 3 and all("rows 80" in line and "step" in line for line in batches)
+    assert lines[3].startswith("epoch") and lines[:3] == batches[:3]
+
+
+def test_warm_start_rebuilds_when_a_structural_parameter_changes(X):
+    pc = _small(n_latents=2, random_state=0, warm_start=True).fit(X)
+    circuit = pc.circuit_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pc.set_params(max_iter=2).fit(X)  # not structural: continues the same circuit
+    assert pc.circuit_ is circuit
+    with pytest.warns(UserWarning, match=r"n_latents=3 \(was 2\) changed since the circuit was built"):
+        pc.set_params(n_latents=3).fit(X)
+    assert pc.circuit_ is not circuit and pc.n_latents_ == 3
+    fresh = _small(n_latents=3, max_iter=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(pc.score_samples(X), fresh.score_samples(X))
+    with pytest.warns(UserWarning, match="leaf="):
+        pc.set_params(leaf="categorical", n_categories=3).fit(X)

@@ -131,7 +131,7 @@ def test_feature_names_and_errors():
     assert list(imp.get_feature_names_out()) == ["a", "b", "c", "d"]
     assert not np.isnan(imp.transform(X)).any()
     X["c"] = np.nan
-    with pytest.raises(ValueError, match=r"column 2 \('c'\) has no observed value \(all NaN\)"):
+    with pytest.warns(UserWarning, match=r"without any observed values: column 2 \('c'\) \(dropped"):
         PCImputer(n_latents=2, max_iter=2).fit(X)
     with pytest.raises(ValueError, match="strategy"):
         PCImputer(strategy="median").fit(X)

@@ -112,3 +112,26 @@ def test_dask_errors_count_rows_from_the_start_of_the_array(client):
         PCDensityEstimator(**strict).fit(bad)
     with pytest.raises(ValueError, match=message):
         PCDensityEstimator(**strict).fit(dask.from_array(bad, chunks=(5, 3)))
+
+
+def test_dask_mini_batch_fits_depend_on_the_chunks_as_documented(client):
+    # docs/determinism.md: mini-batches are formed within blocks, so the chunking is part of
+    # the fit; the same chunking and seed give the same model.
+    X = _data(n=600)
+    fits = [PCDensityEstimator(**KW, max_iter=2).fit(dask.from_array(X, chunks=(rows, 7)))
+            for rows in (300, 300, 200)]
+    for a, b in zip(_params(fits[0]), _params(fits[1]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(_params(fits[0]), _params(fits[2]), strict=True))
+
+
+def test_dask_unknown_chunk_sizes_are_computed(client):
+    X = _data(n=600)
+    Xd = dask.from_array(X, chunks=(200, 7))
+    masked = Xd[Xd[:, 0] >= 0]  # every row, but dask no longer knows how many per block
+    assert np.isnan(masked.shape[0])
+    for solver in ("em", "anemone"):
+        known = PCDensityEstimator(**KW, solver=solver, max_iter=2).fit(Xd)
+        unknown = PCDensityEstimator(**KW, solver=solver, max_iter=2).fit(masked)
+        for a, b in zip(_params(known), _params(unknown), strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -6,6 +6,15 @@ decodes outputs back into the user's types. Every message about a column is writ
 """
 
 from skpc.columns.checks import column_label
-from skpc.columns.table import AUTO_MAX_LEVELS, Columns, as_table, is_frame, row_chunks, summarise
+from skpc.columns.table import (
+    AUTO_MAX_LEVELS,
+    Columns,
+    as_table,
+    is_frame,
+    missing_mask,
+    row_chunks,
+    summarise,
+)
 
-__all__ = ["AUTO_MAX_LEVELS", "Columns", "as_table", "column_label", "is_frame", "row_chunks", "summarise"]
+__all__ = ["AUTO_MAX_LEVELS", "Columns", "as_table", "column_label", "is_frame", "missing_mask", "row_chunks",
+           "summarise"]

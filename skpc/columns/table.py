@@ -83,6 +83,14 @@ def as_table(X):
     return X.astype(str) if X.dtype.kind == "S" else X
 
 
+def missing_mask(X):
+    """Boolean mask of the missing entries of a table from :func:`as_table` (NaN, None,
+    ``pd.NA``)."""
+    if _numeric_array(X):
+        return np.isnan(X) if X.dtype.kind == "f" else np.zeros(X.shape, dtype=bool)
+    return pd.isna(X).to_numpy() if is_frame(X) else pd.isna(X)
+
+
 def _column_values(X, j):
     """Column ``j`` of a DataFrame or an object/string array as a pandas Series."""
     return X.iloc[:, j] if is_frame(X) else pd.Series(X[:, j], copy=False)
@@ -128,10 +136,10 @@ def _sorted_levels(values):
 class _NumericSummary:
     """Per-column facts of numeric rows, gathered chunk by chunk (combine with ``+``)."""
 
-    def __init__(self, X, keep_levels, offset=0):
+    def __init__(self, X, keep_levels, offset=0, names=None):
         X = np.asarray(X, dtype=np.float64)
         for j in np.flatnonzero(np.isinf(X).any(axis=0))[:1]:
-            check_finite(X[:, j], column_label(None, j), offset)
+            check_finite(X[:, j], column_label(names, j), offset)
         self.keep = np.asarray(keep_levels, dtype=bool)
         seen = ~np.isnan(X)
         self.count = seen.sum(axis=0).astype(np.float64)
@@ -164,11 +172,11 @@ class _NumericSummary:
         return out
 
 
-def summarise(X, keep_levels):
+def summarise(X, keep_levels, names=None):
     """Summary of a numeric array, in chunks (see :class:`_NumericSummary`)."""
     total = None
     for rows in row_chunks(X.shape[0]):
-        part = _NumericSummary(X[rows], keep_levels, rows.start)
+        part = _NumericSummary(X[rows], keep_levels, rows.start, names)
         total = part if total is None else total + part
     return total
 
@@ -206,6 +214,24 @@ class Columns:
         self.leaf = leaf
         self.n_categories = n_categories
         self.handle_unknown = handle_unknown
+        #: The circuit holds an "unseen" category per categorical column (False only for
+        #: models read from version-1 files, see :meth:`legacy`).
+        self.unseen = True
+
+    @classmethod
+    def legacy(cls, kinds, n_levels, names=None):
+        """The description a model of skpc 0.1 (model file version 1) implied: categorical
+        columns over the codes ``0..K-1`` with no "unseen" category (an unseen value
+        raises), Gaussian columns in their own units."""
+        out = cls(handle_unknown="error")
+        out.unseen, out.frame, out._cached_groups = False, False, None
+        out.kinds = np.asarray(kinds, dtype=str)
+        out.names = None if names is None else np.asarray(names, dtype=object)
+        out.levels = [np.arange(k, dtype=np.float64) if kind == "categorical" else None
+                      for kind, k in zip(out.kinds, n_levels, strict=True)]
+        out.loc, out.scale = np.zeros(len(out.kinds)), np.ones(len(out.kinds))
+        out.dtypes = [np.dtype(np.float64)] * len(out.kinds)
+        return out
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X, names=None, summary=None):
@@ -231,7 +257,7 @@ class Columns:
         self.levels = [None] * d
         self.loc, self.scale = np.zeros(d), np.ones(d)
         if _numeric_array(X):
-            summary = summarise(X, self.keep_levels(d, names)) if summary is None else summary
+            summary = summarise(X, self.keep_levels(d, names), names) if summary is None else summary
             for j in range(d):
                 self._decide(j, leaf[j], n_cat[j], "numeric", summary.count[j], summary.integral[j],
                              summary.levels[j], summary.mean[j], summary.m2[j])
@@ -251,7 +277,9 @@ class Columns:
         label = self.label(j)
         kind = _series_kind(series, label)
         if kind == "numeric":
-            s = _NumericSummary(_numeric(series)[:, None], [leaf == "categorical"])
+            values = _numeric(series)
+            check_finite(values, label)
+            s = _NumericSummary(values[:, None], [leaf == "categorical"])
             self._decide(j, leaf, n_cat, kind, s.count[0], s.integral[0], s.levels[0], s.mean[0], s.m2[0])
             return
         observed = int(series.notna().sum())
@@ -357,7 +385,7 @@ class Columns:
     @property
     def n_codes(self):
         """Categories of each column in the engine: the known levels plus "unseen"."""
-        return np.where(self.n_levels > 0, self.n_levels + 1, 0)
+        return np.where(self.n_levels > 0, self.n_levels + int(self.unseen), 0)
 
     @property
     def numeric_levels(self):
@@ -577,12 +605,6 @@ class Columns:
             out[rows, j] = self._values(j, Z[rows, j])
         return out
 
-    def missing(self, X):
-        """Boolean mask of the missing entries of a raw table (NaN, None, pd.NA)."""
-        if _numeric_array(X):
-            return np.isnan(X) if X.dtype.kind == "f" else np.zeros(X.shape, dtype=bool)
-        return pd.isna(pd.DataFrame(X) if not is_frame(X) else X).to_numpy()
-
     # -- model files -------------------------------------------------------------------------
     def get_state(self):
         """The description as JSON-able values (levels as lists, dtypes by name)."""
@@ -593,7 +615,7 @@ class Columns:
             "loc": self.loc.tolist(), "scale": self.scale.tolist(),
             "dtypes": [str(dt) for dt in self.dtypes], "frame": bool(self.frame),
             "names": None if self.names is None else [str(n) for n in self.names],
-            "handle_unknown": self.handle_unknown,
+            "handle_unknown": self.handle_unknown, "unseen": bool(self.unseen),
             "categories": [list(map(_plain, dt.categories)) if isinstance(dt, pd.CategoricalDtype) else None
                            for dt in self.dtypes],
         }
@@ -601,6 +623,7 @@ class Columns:
     @classmethod
     def from_state(cls, state):
         out = cls(handle_unknown=state["handle_unknown"])
+        out.unseen, out._cached_groups = bool(state.get("unseen", True)), None
         out.kinds = np.asarray(state["kinds"], dtype=str)
         out.levels = [None if lv is None else np.asarray(lv, dtype=object if kind == "O" else None)
                       for lv, kind in zip(state["levels"], state["level_types"], strict=True)]
