@@ -449,7 +449,7 @@ def test_every_estimator_round_trips_every_way(make, store, model, tmp_path):
     np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
     if make == "imputer":
         np.testing.assert_array_equal(loaded.get_feature_names_out(), est.get_feature_names_out())
-        _assert_same_model(loaded.estimator_, est.estimator_, X.to_numpy()[:, :5])
+        _assert_same_model(loaded.estimator_, est.estimator_, X.iloc[:, :5])
 
 
 def test_imputer_file_holds_its_circuit_and_indicator_as_named_arrays(tmp_path):
