@@ -247,6 +247,9 @@ def _as_table(values, est):
     frame = pd.DataFrame(values, columns=_column_names(est))
     for j, kind in enumerate(est.leaf_types_):
         column = frame.iloc[:, j]
+        if est.columns_.numeric_levels[j] is None and kind == "categorical":
+            continue  # string levels
+        column = column.astype(np.float64)
         whole = kind == "categorical" and np.all(np.mod(column.to_numpy(), 1) == 0)  # not a mean
         frame[frame.columns[j]] = column.astype(np.int64 if whole else est.circuit_.dtype)
     return frame
@@ -441,6 +444,7 @@ def cmd_impute(args):
     X = _read(args, "test")
     columns = _matched(est, X, args.data)
     imputer = PCImputer._around(est, strategy=args.strategy, random_state=args.random_state)
+    imputer.set_output(transform="pandas")  # the model's column types (strings stay strings)
     with _warnings_as_lines():
         filled = _as_table(imputer.transform(columns), est)
     # The table as read, with the missing entries of the model's columns filled (the other

@@ -423,3 +423,44 @@ def test_no_traceback_on_bad_input(fitted, tmp_path, capsys):
     ]
     for argv, fragment in cases:
         in_process_error(capsys, argv, fragment)
+
+
+def test_a_string_column_through_fit_score_sample_and_impute(tmp_path):
+    """A real CSV: a string column, an integer column, a real one, missing values."""
+    rng = np.random.default_rng(0)
+    n = 300
+    city = rng.choice(["Paris", "Lyon", "Nice"], n)
+    kids = np.where(city == "Paris", rng.integers(0, 2, n), rng.integers(1, 4, n))
+    height = rng.normal(170, 8, n)
+    frame = pd.DataFrame({"city": city, "kids": kids, "height": height.round(1)})
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    holes = frame.head(20).astype(object)
+    holes.loc[::2, "city"] = "NA"
+    holes.loc[1::3, "height"] = ""
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    result = skpc("fit", "people.csv", "-o", "m.skpc", "--n-latents", 4, "--max-iter", 3, "--random-state", 0,
+                  cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    model = skpc_load(tmp_path / "m.skpc")
+    assert model.leaf_types_.tolist() == ["categorical", "categorical", "gaussian"]
+    assert model.columns_.levels[0].tolist() == ["Lyon", "Nice", "Paris"]
+    # score matches the model's own score of the same table, columns in another order
+    frame[["height", "city", "kids"]].to_csv(tmp_path / "swapped.csv", index=False)
+    result = skpc("score", "m.skpc", "swapped.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{model.score(frame):.4f}" in result.stdout
+    # sample writes the strings and a header
+    result = skpc("sample", "m.skpc", "-n", 50, "-o", "s.csv", "--random-state", 1, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    samples = pd.read_csv(tmp_path / "s.csv")
+    assert list(samples.columns) == ["city", "kids", "height"]
+    assert set(samples["city"]) <= {"Paris", "Lyon", "Nice"} and samples["kids"].dtype == np.int64
+    # impute fills the NA city and the empty heights, and keeps every observed field as read
+    result = skpc("impute", "m.skpc", "holes.csv", "-o", "filled.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    filled = pd.read_csv(tmp_path / "filled.csv")
+    assert not filled.isna().any().any()
+    assert set(filled["city"]) <= {"Paris", "Lyon", "Nice"}
+    kept = holes["city"] != "NA"
+    assert (filled.loc[kept, "city"] == frame.head(20).loc[kept, "city"]).all()
+    assert (filled["kids"] == frame.head(20)["kids"]).all()
