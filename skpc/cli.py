@@ -239,6 +239,8 @@ def _as_table(values, est):
         frame = values.copy()
         for j, kind in enumerate(est.leaf_types_):
             column = frame.iloc[:, j]
+            if kind == "gaussian" and pd.api.types.is_float_dtype(column.dtype):
+                frame[frame.columns[j]] = column.astype(est.circuit_.dtype)  # the digits the model holds
             if kind == "categorical" and pd.api.types.is_float_dtype(column.dtype):
                 v = column.to_numpy(dtype=np.float64)
                 if np.all(np.isnan(v) | (np.mod(v, 1) == 0)):
