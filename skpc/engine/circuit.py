@@ -292,13 +292,13 @@ class Circuit:
                              n_variables=self.n_variables, dtype=self.dtype, device=self.backend.name)
 
     def log_likelihood(self, X, batch_size):
-        """Per-sample log-likelihood of ``X`` (a backend array), in chunks.
+        """Per-sample log-likelihood of ``X`` (a backend array, float64), in chunks.
 
         On a CPU the tiles of all chunks run striped over the threads, without waiting for
         each other: tile i on thread ``i % THREADS`` with that thread's workspace.
         """
         xp = self.backend.xp
-        out = xp.empty(X.shape[0], dtype=self.dtype)
+        out = xp.empty(X.shape[0], dtype=np.float64)
         if self.backend.name != "cpu":
             for sl in self.chunks(X.shape[0], batch_size):
                 out[sl] = self.root_values(self.forward(X[sl]))
