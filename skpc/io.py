@@ -90,6 +90,12 @@ def save(estimator, path):
     path : str or path-like
         Where to write; no extension is added.
     """
+    if not isinstance(estimator, PCDensityEstimator):
+        raise TypeError(
+            f"skpc.save writes a PCDensityEstimator, got a {type(estimator).__name__}; save its fitted "
+            "circuit (the estimator_ attribute of PCClassifier, PCOutlierDetector and PCImputer) or "
+            "pickle it with joblib.dump."
+        )
     check_is_fitted(estimator)
     circuit, graph = estimator.circuit_, estimator.structure_
     blocks = circuit.blocks

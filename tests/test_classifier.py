@@ -189,3 +189,16 @@ def test_explicit_leaf_and_n_categories_describe_the_features():
     assert clf.estimator_.n_categories_.tolist() == [4, 4, 4, 3]
     clf = PCClassifier(leaf=["gaussian", "categorical", "gaussian"], n_latents=2, max_iter=1).fit(X, y)
     assert clf.estimator_.leaf_types_.tolist() == ["gaussian", "categorical", "gaussian", "categorical"]
+
+
+def test_save_names_the_fronts_circuit_instead_of_crashing(tmp_path):
+    import skpc  # noqa: PLC0415
+
+    X, y = _data(60, seed=10)
+    clf = PCClassifier(n_latents=2, max_iter=1).fit(X, y)
+    with pytest.raises(TypeError, match="estimator_ attribute"):
+        skpc.save(clf, tmp_path / "clf.skpc")
+    skpc.save(clf.estimator_, tmp_path / "circuit.skpc")
+    rows = np.column_stack([X, np.zeros(len(X))])
+    np.testing.assert_array_equal(skpc.load(tmp_path / "circuit.skpc").score_samples(rows),
+                                  clf.estimator_.score_samples(rows))
