@@ -293,7 +293,7 @@ device, dtype, structure_params, min_var, reg_covar
         if y is None:
             rows = np.asarray(self.estimator_.sample(n_samples, random_state=rng))
         else:
-            labels = np.asarray(y, dtype=self.classes_.dtype)
+            labels = np.asarray(y)  # no cast to classes_' dtype: it could truncate a string
             labels = np.full(n_samples, labels.item(), dtype=labels.dtype) if labels.ndim == 0 else labels
             if labels.shape != (n_samples,):
                 raise ValueError(f"y has shape {labels.shape}; expected one label or ({n_samples},).")
