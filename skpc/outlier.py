@@ -159,7 +159,11 @@ device, dtype, structure_params, min_var, reg_covar
         if self.refit_inliers:
             inliers = np.flatnonzero(self._scores(X) >= self.offset_)
             if 0 < len(inliers) < X.shape[0]:
-                self.estimator_ = PCDensityEstimator(**params).fit(take_rows(X, inliers))
+                # The columns as the whole training set describes them: a category seen
+                # only in the flagged rows must stay in the support.
+                first = self.estimator_
+                columns = {"leaf": first.leaf_types_, "n_categories": np.maximum(first.n_categories_, 1)}
+                self.estimator_ = PCDensityEstimator(**{**params, **columns}).fit(take_rows(X, inliers))
                 self.offset_ = self._threshold(X, rng)
         self.n_iter_ = self.estimator_.n_iter_
         return self

@@ -80,6 +80,15 @@ def test_refitting_on_the_inliers_separates_contaminated_training_data_better():
     np.testing.assert_array_equal(trimmed.score_samples(X), second.score_samples(X))
 
 
+def test_the_refit_keeps_categories_seen_only_in_the_flagged_rows():
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 2, size=(300, 4)).astype(float)
+    X[:6, 0] = 2  # category 2 only in six rows, which are flagged
+    detector = PCOutlierDetector(contamination=0.05, n_latents=2, max_iter=5, random_state=0).fit(X)
+    assert detector.estimator_.n_categories_.tolist() == [3, 2, 2, 2]
+    assert (detector.predict(X[:6]) == -1).all()
+
+
 def test_dataframes_keep_their_feature_names():
     X, _ = _contaminated(200, 10, seed=6)
     frame = pd.DataFrame(X, columns=["x", "y"])
