@@ -268,6 +268,22 @@ device, dtype, structure_params, min_var, reg_covar
         joint = self._joint_log_proba(X)
         return self.classes_[np.argmax(joint, axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)`` against ``y`` (missing features marginalised).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the accuracy.
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def sample(self, n_samples=1, y=None, random_state=None):
         """Draw rows from the circuit: from p(x, y), or from p(x | y) for given labels.
 
