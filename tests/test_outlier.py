@@ -22,7 +22,7 @@ def _contaminated(n_in, n_out, seed):
 # beyond the tolerance of the sample-order check.
 @parametrize_with_checks([
     PCOutlierDetector(random_state=0, dtype="float64"),
-    PCOutlierDetector(contamination=0.1, refit_inliers=False, random_state=0, dtype="float64"),
+    PCOutlierDetector(contamination=0.1, refit_inliers=True, random_state=0, dtype="float64"),
 ])
 def test_sklearn_compatible(estimator, check, monkeypatch):
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")
@@ -84,7 +84,8 @@ def test_the_refit_keeps_categories_seen_only_in_the_flagged_rows():
     rng = np.random.default_rng(7)
     X = rng.integers(0, 2, size=(300, 4)).astype(float)
     X[:6, 0] = 2  # category 2 only in six rows, which are flagged
-    detector = PCOutlierDetector(contamination=0.05, n_latents=2, max_iter=5, random_state=0).fit(X)
+    detector = PCOutlierDetector(contamination=0.05, refit_inliers=True, n_latents=2, max_iter=5,
+                                 random_state=0).fit(X)
     assert detector.estimator_.n_categories_.tolist() == [3, 2, 2, 2]
     assert (detector.predict(X[:6]) == -1).all()
 
