@@ -9,9 +9,13 @@ from complete training images; then more and more test pixels are hidden at rand
 both it and :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (which handles NaN
 natively, by sending them down a learned branch) predict the digit.
 
-With every pixel observed the boosted trees are as accurate or more; as pixels go
-missing the circuit keeps its accuracy and its log loss longer, because it reasons with
-the joint distribution of the pixels rather than with branches learned on complete images.
+With every pixel observed the boosted trees are far more accurate (0.98 against 0.85 in
+the full run: a circuit over all 65 variables is a weaker classifier of complete images).
+But the circuit loses little as pixels go missing, since it integrates the missing ones
+out of the joint distribution, whereas the trees' branches were learned on complete
+images: from about 30% missing the circuit is ahead on both accuracy and log loss, and
+with 90% of the pixels hidden it still names half the digits (0.52) while the trees are
+close to chance (0.20).
 """
 
 import os
