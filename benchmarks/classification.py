@@ -26,12 +26,10 @@ Run from the repository root::
 Every method runs with one BLAS thread (the machines are shared).
 """
 
-import argparse
-import json
-import platform
 import time
 import warnings
 
+import _records
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -43,7 +41,6 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from skpc import PCClassifier
 from skpc.datasets import load_debd
@@ -133,31 +130,10 @@ def table(records):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(parser):
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-rows", type=int, default=3000, help="rows of each debd task")
-    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
-    parser.add_argument("--out", default=None, help="write the records here (JSON lines)")
-    parser.add_argument("--print", dest="show", default=None, help="print the tables of a records file")
-    args = parser.parse_args(argv)
-    if args.show:
-        with open(args.show) as f:
-            records = [json.loads(line) for line in f]
-        print(table(records))
-        return
-    print(f"# Classification benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{platform.processor() or platform.machine()}, numpy {np.__version__}, one BLAS thread\n",
-          flush=True)
-    records = []
-    for name in args.sets:
-        records += run(name, args)
-        if args.out:
-            with open(args.out, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in records)
-    print(table(records))
 
 
 if __name__ == "__main__":
-    with threadpool_limits(1):
-        main()
+    _records.main(__doc__, SETS, run, table, arguments)

@@ -28,12 +28,10 @@ Run from the repository root::
 Every method runs with one BLAS thread (the machines are shared).
 """
 
-import argparse
-import json
-import platform
 import time
 import warnings
 
+import _records
 import numpy as np
 from sklearn.covariance import EllipticEnvelope
 from sklearn.datasets import load_digits, make_blobs, make_moons
@@ -42,7 +40,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
-from threadpoolctl import threadpool_limits
 
 from skpc import PCOutlierDetector
 from skpc.datasets import load_debd
@@ -160,30 +157,10 @@ def table(records):
     return "\n".join(lines) + f"\n\n({about}; {FRACTION:.0%} outliers.)\n"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(parser):
     parser.add_argument("--seeds", type=int, default=3, help="seeds of each synthetic set")
     parser.add_argument("--digits", type=int, default=10, help="anomaly classes of digits (0, 1, ...)")
-    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
-    parser.add_argument("--out", default=None, help="write the records here (JSON lines)")
-    parser.add_argument("--print", dest="show", default=None, help="print the table of a records file")
-    args = parser.parse_args(argv)
-    if args.show:
-        with open(args.show) as f:
-            print(table([json.loads(line) for line in f]))
-        return
-    print(f"# Outlier benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{platform.processor() or platform.machine()}, numpy {np.__version__}, one BLAS thread\n",
-          flush=True)
-    records = []
-    for name in args.sets:
-        records += run(name, args)
-        if args.out:
-            with open(args.out, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in records)
-    print(table(records))
 
 
 if __name__ == "__main__":
-    with threadpool_limits(1):
-        main()
+    _records.main(__doc__, SETS, run, table, arguments)
