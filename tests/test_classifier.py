@@ -182,10 +182,10 @@ def test_bad_parameters_and_labels_get_clear_errors():
         PCClassifier(leaf=["categorical"] * 2).fit(X, y)
     with pytest.raises(ValueError, match="structure='pd'"):
         PCClassifier(structure="pd").fit(X, y)
-    many = np.arange(70)  # the label would not be categorical under leaf="auto"
+    many, rows = np.repeat(np.arange(70), 3), np.tile(X[:3], (70, 1))  # 70 classes: beyond leaf="auto"
     with pytest.raises(ValueError, match="70 classes"):
-        PCClassifier().fit(np.tile(X[:1], (70, 1)), many)
-    fitted = PCClassifier(leaf="categorical", n_latents=2, max_iter=1).fit(np.tile(X[:1], (70, 1)), many)
+        PCClassifier().fit(rows, many)
+    fitted = PCClassifier(leaf="categorical", n_latents=2, max_iter=1).fit(rows, many)
     assert fitted.estimator_.n_categories_[-1] == 70
     with pytest.raises(ValueError, match="column 1 is categorical"):
         PCClassifier(n_latents=2, max_iter=1).fit(X, y).predict(np.array([[0.0, 7.0, 1.0]]))
