@@ -40,11 +40,11 @@ warnings.simplefilter("ignore", ConvergenceWarning)
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
 if FAST:  # the test suite runs every example
-    X_train, y_train, X_test, y_test = X_train[:500], y_train[:500], X_test[:200], y_test[:200]
+    X_train, y_train, X_test, y_test = X_train[:300], y_train[:300], X_test[:150], y_test[:150]
 models = {
     # n_categories: all 17 grey levels, even those a pixel never shows in training.
     "PCClassifier": PCClassifier(n_categories=17, max_iter=3 if FAST else "auto", random_state=0),
-    "HistGradientBoosting": HistGradientBoostingClassifier(max_iter=20 if FAST else 100, random_state=0),
+    "HistGradientBoosting": HistGradientBoostingClassifier(max_iter=10 if FAST else 100, random_state=0),
 }
 for model in models.values():
     model.fit(X_train, y_train)
