@@ -1,24 +1,26 @@
 """What the thin fronts over PCDensityEstimator share: forwarded parameters and input checks.
 
-A front (:class:`~skpc.PCClassifier`, :class:`~skpc.PCOutlierDetector`) checks shapes,
-counts and feature names itself, so that scikit-learn's messages name the front, and
-leaves the values to its inner :class:`~skpc.PCDensityEstimator`, which owns the column
-rules: whatever column types the estimator accepts, the fronts accept.
+A front (:class:`~skpc.PCClassifier`, :class:`~skpc.PCOutlierDetector`) reads the user's
+table with the data layer (:func:`skpc.columns.as_table`) and checks counts and feature
+names itself, so that scikit-learn's messages name the front; the columns themselves are
+described and encoded by its inner :class:`~skpc.PCDensityEstimator`: whatever column
+types the estimator accepts, the fronts accept.
 """
 
 import warnings
 
 import numpy as np
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.validation import validate_data
 
 from skpc._backend import to_host
-from skpc._validation import check_input_types
+from skpc.columns import as_table, is_frame
 
 #: PCDensityEstimator's parameters that the fronts pass through unchanged (same names,
 #: meanings and defaults). ``warm_start`` is left out: every ``fit`` builds a new circuit.
 FORWARDED = (
     "structure", "n_latents", "solver", "batch_size", "step_size", "schedule", "max_iter", "tol",
-    "pseudocount", "n_categories", "leaf", "early_stopping", "validation_fraction",
+    "pseudocount", "n_categories", "leaf", "handle_unknown", "early_stopping", "validation_fraction",
     "n_iter_no_change", "random_state", "verbose", "device", "dtype", "structure_params", "min_var",
     "reg_covar",
 )
@@ -26,34 +28,33 @@ FORWARDED = (
 #: The inner estimator's feature-name warnings repeat the front's own (the front checks names).
 _NAME_WARNINGS = r"X (does not have valid|has) feature names"
 
+__all__ = [
+    "FORWARDED", "check_features", "check_labels", "inner_call", "inner_params", "is_frame", "take_rows",
+]
+
 
 def inner_params(front):
     """The forwarded parameters of a front, as keyword arguments of PCDensityEstimator."""
     return {name: getattr(front, name) for name in FORWARDED}
 
 
-def is_frame(X):
-    """Whether ``X`` is a pandas DataFrame (without importing pandas)."""
-    return hasattr(X, "columns") and hasattr(X, "iloc")
+def check_features(front, X, reset):
+    """The user's ``X`` as a table (a DataFrame, or a 2-D array with its dtype kept), with
+    its feature count and names checked (and set when ``reset``)."""
+    X = as_table(to_host(X))
+    validate_data(front, X, reset=reset, skip_check_array=True)
+    return X
 
 
-def check_features(front, X, reset, y=None):
-    """Validate ``X`` (and ``y``) in the front, and return what the inner estimator gets.
-
-    A pandas DataFrame is passed on as it is (its column types intact), any other input
-    as the array ``check_array`` makes of it (its dtype kept).
-
-    Returns
-    -------
-    X : DataFrame or ndarray
-    y : ndarray or None
-    """
-    X = to_host(X)
-    check_input_types(X)
-    kwargs = dict(reset=reset, dtype=None, ensure_all_finite=False)
-    checked = validate_data(front, X, **kwargs) if y is None else validate_data(front, X, y, **kwargs)
-    X_checked, y = (checked, None) if y is None else checked
-    return (X if is_frame(X) else X_checked), y
+def check_labels(front, X, y):
+    """Class labels as a 1-D array of ``len(X)`` (scikit-learn's checks and messages)."""
+    if y is None:
+        raise ValueError(
+            f"This {type(front).__name__} estimator requires y to be passed, but the target y is None."
+        )
+    y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
+    check_consistent_length(X, y)
+    return y
 
 
 def take_rows(X, rows):

@@ -10,25 +10,43 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from skpc._fronts import FORWARDED, check_features, inner_call, inner_params, is_frame, take_rows
-from skpc.estimator import AUTO_MAX_CATEGORIES, PCDensityEstimator
+from skpc._fronts import (
+    FORWARDED,
+    check_features,
+    check_labels,
+    inner_call,
+    inner_params,
+    is_frame,
+    take_rows,
+)
+from skpc._model_file import ModelFileMixin
+from skpc.estimator import PCDensityEstimator
 
 #: Rows scored at once by ``predict_log_proba`` (each is scored once per class).
 PREDICT_CHUNK_ROWS = 4096
 
 
+def _label_key(X):
+    """Name (or index) of the label column that ``_append_column`` adds to ``X``."""
+    names = list(X.columns) if is_frame(X) else None
+    if names is None or not all(isinstance(name, str) for name in names):
+        return X.shape[1]  # positions, so that the new name has the same type as the others
+    key = "label"
+    while key in names:
+        key = "_" + key
+    return key
+
+
 def _append_column(X, values):
     """``X`` with ``values`` as one more, last, column (DataFrames stay DataFrames)."""
     if not is_frame(X):
+        if X.dtype.kind not in "biuf":  # strings or objects: the codes stay integers
+            X = X.astype(object)
         return np.column_stack([X, values])
+    key = _label_key(X)
     X = X.copy(deep=False)
-    names = list(X.columns)
-    if all(isinstance(name, str) for name in names):
-        key = "label"
-        while key in names:
-            key = "_" + key
-    else:  # non-string names: positions, so that the new name has the same type
-        X.columns, key = range(len(names)), len(names)
+    if isinstance(key, int):
+        X.columns = range(key)
     X[key] = values
     return X
 
@@ -41,7 +59,7 @@ def _repeat_rows(X, times):
     return pd.concat([X] * times, ignore_index=True)
 
 
-class PCClassifier(ClassifierMixin, BaseEstimator):
+class PCClassifier(ModelFileMixin, ClassifierMixin, BaseEstimator):
     """Classification with one probabilistic circuit over the features and the label.
 
     ``fit`` learns a :class:`~skpc.PCDensityEstimator` of the joint distribution
@@ -61,8 +79,8 @@ class PCClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
-n_categories, leaf, early_stopping, validation_fraction, n_iter_no_change, random_state, verbose, \
-device, dtype, structure_params, min_var, reg_covar
+n_categories, leaf, handle_unknown, early_stopping, validation_fraction, n_iter_no_change, \
+random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and
         defaults), which models the features and the label; ``leaf`` and
         ``n_categories`` describe the features (the label is always categorical, with
@@ -121,6 +139,7 @@ device, dtype, structure_params, min_var, reg_covar
         pseudocount=0.001,
         n_categories="auto",
         leaf="auto",
+        handle_unknown="score",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -143,6 +162,7 @@ device, dtype, structure_params, min_var, reg_covar
         self.pseudocount = pseudocount
         self.n_categories = n_categories
         self.leaf = leaf
+        self.handle_unknown = handle_unknown
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -154,30 +174,25 @@ device, dtype, structure_params, min_var, reg_covar
         self.min_var = min_var
         self.reg_covar = reg_covar
 
-    def _label_column_params(self, n_features, n_classes):
-        """``leaf`` and ``n_categories`` of the inner circuit: the features' and the label's."""
-        leaf, n_cat = self.leaf, self.n_categories
-        if isinstance(leaf, str) and leaf == "auto":
-            # Integer codes 0..n_classes-1 are categorical under "auto" below this bound.
-            if n_classes > AUTO_MAX_CATEGORIES and isinstance(n_cat, str):
-                raise ValueError(
-                    f"y has {n_classes} classes; with leaf='auto' PCClassifier takes at most "
-                    f"{AUTO_MAX_CATEGORIES}: pass leaf with one type per feature."
-                )
+    def _label_column_params(self, X, n_classes):
+        """``leaf`` and ``n_categories`` of the inner circuit: the features' and the label's
+        (always categorical over the codes ``0..n_classes-1``)."""
+        d, key, leaf, n_cat = X.shape[1], _label_key(X), self.leaf, self.n_categories
+        if isinstance(leaf, dict) or (isinstance(leaf, str) and leaf == "auto"):
+            leaf = {**(leaf if isinstance(leaf, dict) else {}), key: "categorical"}
         else:
-            kinds = [leaf] * n_features if isinstance(leaf, str) else list(np.asarray(leaf, dtype=str))
-            if len(kinds) != n_features:
-                raise ValueError(f"leaf has {len(kinds)} entries, expected one per feature ({n_features}).")
+            kinds = [leaf] * d if isinstance(leaf, str) else list(np.asarray(leaf, dtype=object).ravel())
+            if len(kinds) != d:
+                raise ValueError(f"leaf has {len(kinds)} entries, expected one per feature ({d}).")
             leaf = [*kinds, "categorical"]
-        if not isinstance(n_cat, str):
-            n_cat = np.asarray(n_cat)
-            if n_cat.ndim == 0:
-                n_cat = np.full(n_features, n_cat.item())
-            if n_cat.shape != (n_features,):
-                raise ValueError(
-                    f"n_categories has {n_cat.size} entries, expected one per feature ({n_features})."
-                )
-            n_cat = [*n_cat.tolist(), n_classes]
+        if isinstance(n_cat, dict) or (isinstance(n_cat, str) and n_cat == "auto"):
+            n_cat = {**(n_cat if isinstance(n_cat, dict) else {}), key: n_classes}
+        else:
+            one = n_cat is None or np.ndim(n_cat) == 0
+            values = [n_cat] * d if one else list(np.asarray(n_cat, dtype=object))
+            if len(values) != d:
+                raise ValueError(f"n_categories has {len(values)} entries, expected one per feature ({d}).")
+            n_cat = [*values, n_classes]
         return {"leaf": leaf, "n_categories": n_cat}
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -200,12 +215,13 @@ device, dtype, structure_params, min_var, reg_covar
                 "structure='pd' builds a circuit over an image; PCClassifier's circuit also holds "
                 "the label: use 'hclt', 'rat' or a RegionGraph over n_features + 1 variables."
             )
-        X, y = check_features(self, X, reset=True, y=y)
+        X = check_features(self, X, reset=True)
+        y = check_labels(self, X, y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         codes = encoder.transform(y)
-        params = {**inner_params(self), **self._label_column_params(self.n_features_in_, len(self.classes_))}
+        params = {**inner_params(self), **self._label_column_params(X, len(self.classes_))}
         self.estimator_ = PCDensityEstimator(**params).fit(_append_column(X, codes))
         self.n_iter_ = self.estimator_.n_iter_
         return self
@@ -213,7 +229,7 @@ device, dtype, structure_params, min_var, reg_covar
     def _joint_log_proba(self, X):
         """``log p(x, y=c)`` of each row and class, shape (n_samples, n_classes)."""
         check_is_fitted(self)
-        X, _ = check_features(self, X, reset=False)
+        X = check_features(self, X, reset=False)
         n, k = X.shape[0], len(self.classes_)
         out = np.empty((n, k))
         step = max(1, PREDICT_CHUNK_ROWS // k)

@@ -8,7 +8,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skpc._fronts import FORWARDED, check_features, inner_call, inner_params, take_rows
+from skpc._fronts import FORWARDED, check_features, inner_call, inner_params, is_frame, take_rows
+from skpc._model_file import ModelFileMixin
 from skpc.estimator import PCDensityEstimator
 
 #: ``contamination="auto"``: a row is an outlier when it is less probable than this
@@ -19,7 +20,7 @@ AUTO_TAIL = 0.01
 AUTO_SAMPLES = 10_000
 
 
-class PCOutlierDetector(OutlierMixin, BaseEstimator):
+class PCOutlierDetector(ModelFileMixin, OutlierMixin, BaseEstimator):
     """Outlier detection with the exact log-likelihood of a probabilistic circuit.
 
     ``fit`` learns a :class:`~skpc.PCDensityEstimator` from ``X``; a row is an outlier
@@ -50,8 +51,8 @@ class PCOutlierDetector(OutlierMixin, BaseEstimator):
     refit_inliers : bool, default=False
         Fit the circuit again on the training rows that the first fit does not flag.
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
-n_categories, leaf, early_stopping, validation_fraction, n_iter_no_change, random_state, verbose, \
-device, dtype, structure_params, min_var, reg_covar
+n_categories, leaf, handle_unknown, early_stopping, validation_fraction, n_iter_no_change, \
+random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and
         defaults). ``random_state`` also seeds the samples of ``contamination="auto"``.
 
@@ -104,6 +105,7 @@ device, dtype, structure_params, min_var, reg_covar
         pseudocount=0.001,
         n_categories="auto",
         leaf="auto",
+        handle_unknown="score",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -128,6 +130,7 @@ device, dtype, structure_params, min_var, reg_covar
         self.pseudocount = pseudocount
         self.n_categories = n_categories
         self.leaf = leaf
+        self.handle_unknown = handle_unknown
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -154,7 +157,7 @@ device, dtype, structure_params, min_var, reg_covar
         -------
         self : PCOutlierDetector
         """
-        X, _ = check_features(self, X, reset=True)
+        X = check_features(self, X, reset=True)
         rng = check_random_state(self.random_state)
         params = {**inner_params(self), "random_state": rng}
         self.estimator_ = PCDensityEstimator(**params).fit(X)
@@ -162,14 +165,25 @@ device, dtype, structure_params, min_var, reg_covar
         if self.refit_inliers:
             inliers = np.flatnonzero(self._scores(X) >= self.offset_)
             if 0 < len(inliers) < X.shape[0]:
-                # The columns as the whole training set describes them: a category seen
-                # only in the flagged rows must stay in the support.
-                first = self.estimator_
-                columns = {"leaf": first.leaf_types_, "n_categories": np.maximum(first.n_categories_, 1)}
+                columns = self._training_levels(X)
                 self.estimator_ = PCDensityEstimator(**{**params, **columns}).fit(take_rows(X, inliers))
                 self.offset_ = self._threshold(X, rng)
         self.n_iter_ = self.estimator_.n_iter_
         return self
+
+    def _training_levels(self, X):
+        """``n_categories`` declaring the levels the first fit saw in each integer-coded
+        categorical column, so that a level seen only in the flagged rows stays in the
+        refit's support (other columns' new levels take the unseen share, ``handle_unknown``)."""
+        first, n_cat = self.estimator_, self.n_categories
+        if not (isinstance(n_cat, str) and n_cat == "auto") or isinstance(first.n_categories_, dict):
+            return {}
+        numeric = [X.iloc[:, j].dtype.kind in "biuf" for j in range(X.shape[1])] if is_frame(X) else \
+            [X.dtype.kind in "biuf"] * X.shape[1]
+        levels = {j: int(k) for j, (k, kind, num) in enumerate(zip(
+            np.ravel(first.n_categories_), np.ravel(first.leaf_types_), numeric))
+            if num and kind == "categorical" and k > 0}
+        return {"n_categories": levels} if levels else {}
 
     def _threshold(self, X, rng):
         """``offset_`` of the current circuit: a quantile of its training or its own scores."""
@@ -193,7 +207,7 @@ device, dtype, structure_params, min_var, reg_covar
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X, _ = check_features(self, X, reset=False)
+        X = check_features(self, X, reset=False)
         return self._scores(X)
 
     def decision_function(self, X):

@@ -19,6 +19,13 @@ from skpc.structures import RegionGraph
 
 CATS = np.array([2, 3, 2])
 LABELS = np.array(["cat", "dog", "emu"])
+#: A value no column saw in training: it stands for the share each categorical column keeps
+#: for unseen values (handle_unknown="score"), part of the column's normalisation.
+UNSEEN = 99.0
+
+
+def _values(j):
+    return [*range(CATS[j]), UNSEEN]
 
 
 def _data(n, seed):
@@ -46,7 +53,8 @@ def test_sklearn_compatible(estimator, check, monkeypatch):
 def test_forwarded_parameters_have_the_estimators_names_and_defaults(front):
     import skpc  # noqa: PLC0415
 
-    own = {"PCOutlierDetector": {"contamination", "refit_inliers"}, "PCImputer": {"strategy"}}
+    own = {"PCOutlierDetector": {"contamination", "refit_inliers"},
+           "PCImputer": {"strategy", "missing_values", "add_indicator", "keep_empty_features"}}
     own = own.get(front, set())
     ours = inspect.signature(getattr(skpc, front)).parameters
     theirs = inspect.signature(PCDensityEstimator).parameters
@@ -61,7 +69,7 @@ def _enumerated_proba(clf, x):
     log_joint = np.empty(len(clf.classes_))
     for c in range(len(clf.classes_)):
         rows = []
-        for values in itertools.product(*[range(CATS[j]) for j in missing]):
+        for values in itertools.product(*[_values(j) for j in missing]):
             row = np.r_[x, c]
             row[missing] = values
             rows.append(row)
@@ -71,7 +79,8 @@ def _enumerated_proba(clf, x):
 
 def test_the_joint_circuit_is_a_normalised_distribution_over_features_and_label(fitted):
     clf, _, _ = fitted
-    states = np.array(list(itertools.product(*[range(c) for c in [*CATS, len(LABELS)]])), dtype=float)
+    values = [_values(j) for j in range(len(CATS))] + [[*range(len(LABELS)), UNSEEN]]
+    states = np.array(list(itertools.product(*values)), dtype=float)
     assert np.isclose(logsumexp(clf.estimator_.score_samples(states)), 0.0, atol=1e-9)
 
 
@@ -132,9 +141,9 @@ def test_features_missing_in_training_are_marginalised():
     X, y = _data(400, seed=4)
     X_missing = X.copy()
     X_missing[np.random.default_rng(5).random(X.shape) < 0.3] = np.nan
-    clf = PCClassifier(n_latents=4, max_iter=10, random_state=0).fit(X_missing, y)
+    clf = PCClassifier(n_latents=4, max_iter=30, random_state=0).fit(X_missing, y)
     X_test, y_test = _data(200, seed=6)
-    assert clf.score(X_test, y_test) > 0.75
+    assert clf.score(X_test, y_test) > 0.85  # 0.925 when trained on the complete rows
 
 
 def test_class_conditional_samples_follow_the_circuit(fitted):
@@ -182,13 +191,14 @@ def test_bad_parameters_and_labels_get_clear_errors():
         PCClassifier(leaf=["categorical"] * 2).fit(X, y)
     with pytest.raises(ValueError, match="structure='pd'"):
         PCClassifier(structure="pd").fit(X, y)
-    many, rows = np.repeat(np.arange(70), 3), np.tile(X[:3], (70, 1))  # 70 classes: beyond leaf="auto"
-    with pytest.raises(ValueError, match="70 classes"):
-        PCClassifier().fit(rows, many)
-    fitted = PCClassifier(leaf="categorical", n_latents=2, max_iter=1).fit(rows, many)
+    many, rows = np.repeat(np.arange(70), 3), np.tile(X[:3], (70, 1))  # more classes than leaf="auto" takes
+    fitted = PCClassifier(n_latents=2, max_iter=1).fit(rows, many)
     assert fitted.estimator_.n_categories_[-1] == 70
-    with pytest.raises(ValueError, match="column 1 is categorical"):
-        PCClassifier(n_latents=2, max_iter=1).fit(X, y).predict(np.array([[0.0, 7.0, 1.0]]))
+    # A feature value never seen in training: scored as unseen by default, an error on request.
+    new = np.array([[0.0, 7.0, 1.0]])
+    assert np.isfinite(PCClassifier(n_latents=2, max_iter=1).fit(X, y).predict_log_proba(new)).all()
+    with pytest.raises(ValueError, match="column 1"):
+        PCClassifier(n_latents=2, max_iter=1, handle_unknown="error").fit(X, y).predict(new)
 
 
 def test_explicit_leaf_and_n_categories_describe_the_features():
@@ -199,14 +209,13 @@ def test_explicit_leaf_and_n_categories_describe_the_features():
     assert clf.estimator_.leaf_types_.tolist() == ["gaussian", "categorical", "gaussian", "categorical"]
 
 
-def test_save_names_the_fronts_circuit_instead_of_crashing(tmp_path):
+def test_model_file_round_trip(tmp_path):
     import skpc  # noqa: PLC0415
 
     X, y = _data(60, seed=10)
     clf = PCClassifier(n_latents=2, max_iter=1).fit(X, y)
-    with pytest.raises(TypeError, match="estimator_ attribute"):
-        skpc.save(clf, tmp_path / "clf.skpc")
-    skpc.save(clf.estimator_, tmp_path / "circuit.skpc")
-    rows = np.column_stack([X, np.zeros(len(X))])
-    np.testing.assert_array_equal(skpc.load(tmp_path / "circuit.skpc").score_samples(rows),
-                                  clf.estimator_.score_samples(rows))
+    clf.save(tmp_path / "clf.skpc")
+    again = PCClassifier.load(tmp_path / "clf.skpc")
+    assert isinstance(skpc.load(tmp_path / "clf.skpc"), PCClassifier)
+    assert again.classes_.tolist() == clf.classes_.tolist()
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))

@@ -96,3 +96,14 @@ def test_dataframes_keep_their_feature_names():
     detector = PCOutlierDetector(contamination=0.05, n_latents=4, max_iter=5, random_state=0).fit(frame)
     assert detector.feature_names_in_.tolist() == ["x", "y"]
     np.testing.assert_array_equal(detector.predict(frame), detector.fit_predict(frame))
+
+
+def test_model_file_round_trip(tmp_path):
+    import skpc  # noqa: PLC0415
+
+    X, _ = _contaminated(200, 10, seed=8)
+    detector = PCOutlierDetector(contamination=0.05, n_latents=2, max_iter=2, random_state=0).fit(X)
+    skpc.save(detector, tmp_path / "detector.skpc")
+    again = skpc.load(tmp_path / "detector.skpc")
+    assert again.offset_ == detector.offset_
+    np.testing.assert_array_equal(again.decision_function(X), detector.decision_function(X))
