@@ -314,7 +314,8 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+            In the types of the training data (a DataFrame for a model fitted on one).
         y : ndarray of shape (n_samples,)
             The labels of the rows (drawn, or the given ones).
         """
@@ -323,7 +324,7 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = check_random_state(random_state)
         if y is None:
-            rows = np.asarray(self.estimator_.sample(n_samples, random_state=rng))
+            rows = self.estimator_.sample(n_samples, random_state=rng)
         else:
             labels = np.asarray(y)  # no cast to classes_' dtype: it could truncate a string
             labels = np.full(n_samples, labels.item(), dtype=labels.dtype) if labels.ndim == 0 else labels
@@ -334,10 +335,25 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
                 raise ValueError(
                     f"y holds the label {labels[unknown][0]!r}, not one of classes_ {self.classes_}."
                 )
-            evidence = np.full((n_samples, self.n_features_in_ + 1), np.nan)
+            # Every feature missing, the label given: in the table type the circuit was fitted on.
+            evidence = np.full((n_samples, self.n_features_in_ + 1), np.nan, dtype=object)
             evidence[:, -1] = np.searchsorted(self.classes_, labels)
-            rows = np.asarray(self.estimator_.sample_conditional(evidence, random_state=rng))
-        return rows[:, :-1], self.classes_[rows[:, -1].astype(np.int64)]
+            names = getattr(self.estimator_, "feature_names_in_", None)
+            if names is not None:
+                import pandas as pd  # noqa: PLC0415 -- only for models fitted on DataFrames
+
+                evidence = pd.DataFrame(evidence, columns=names)
+            rows = self.estimator_.sample_conditional(evidence, random_state=rng)
+        if is_frame(rows):
+            features, codes = rows.iloc[:, :-1], rows.iloc[:, -1].to_numpy()
+        else:
+            features, codes = rows[:, :-1], rows[:, -1]
+            if features.dtype == object:  # the object evidence of a numeric model: numbers again
+                try:
+                    features = features.astype(np.float64)
+                except (TypeError, ValueError):
+                    pass  # string columns
+        return features, self.classes_[np.asarray(codes, dtype=np.float64).astype(np.int64)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -219,3 +219,22 @@ def test_model_file_round_trip(tmp_path):
     assert isinstance(skpc.load(tmp_path / "clf.skpc"), PCClassifier)
     assert again.classes_.tolist() == clf.classes_.tolist()
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_string_columns_flow_through_fit_predict_and_sample():
+    rng = np.random.default_rng(11)
+    z = rng.integers(0, 3, 300)
+    city = np.array(["Lyon", "Paris", "Nice"])[z]
+    frame = pd.DataFrame({"city": city, "age": 30 + 10 * z + rng.normal(size=300)})
+    frame.loc[rng.random(300) < 0.2, "city"] = None
+    y = LABELS[z]
+    clf = PCClassifier(n_latents=4, max_iter=10, random_state=0).fit(frame, y)
+    assert clf.score(frame, y) > 0.9
+    new = pd.DataFrame({"city": ["Paris", "Berlin"], "age": [np.nan, np.nan]})  # Berlin: never seen
+    proba = clf.predict_proba(new)
+    assert proba[0].argmax() == 1 and np.isclose(proba.sum(axis=1), 1).all()
+    X_new, y_new = clf.sample(50, y="emu", random_state=0)
+    assert list(X_new.columns) == ["city", "age"] and (y_new == "emu").all()
+    assert set(X_new["city"]) <= {"Lyon", "Paris", "Nice"}
+    X_num, _ = PCClassifier(n_latents=2, max_iter=2).fit(frame[["age"]].to_numpy(), y).sample(5, y="cat")
+    assert X_num.dtype == np.float64
