@@ -172,14 +172,14 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         return self
 
     def _training_levels(self, X):
-        """``n_categories`` declaring the levels the first fit saw in each integer-coded
+        """``n_categories`` declaring the levels the first fit saw in each integer-coded (not boolean)
         categorical column, so that a level seen only in the flagged rows stays in the
         refit's support (other columns' new levels take the unseen share, ``handle_unknown``)."""
         first, n_cat = self.estimator_, self.n_categories
         if not (isinstance(n_cat, str) and n_cat == "auto") or isinstance(first.n_categories_, dict):
             return {}
-        numeric = [X.iloc[:, j].dtype.kind in "biuf" for j in range(X.shape[1])] if is_frame(X) else \
-            [X.dtype.kind in "biuf"] * X.shape[1]
+        numeric = [X.iloc[:, j].dtype.kind in "iuf" for j in range(X.shape[1])] if is_frame(X) else \
+            [X.dtype.kind in "iuf"] * X.shape[1]
         levels = {j: int(k) for j, (k, kind, num) in enumerate(zip(
             np.ravel(first.n_categories_), np.ravel(first.leaf_types_), numeric))
             if num and kind == "categorical" and k > 0}

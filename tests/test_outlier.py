@@ -107,3 +107,15 @@ def test_model_file_round_trip(tmp_path):
     again = skpc.load(tmp_path / "detector.skpc")
     assert again.offset_ == detector.offset_
     np.testing.assert_array_equal(again.decision_function(X), detector.decision_function(X))
+
+
+def test_refit_on_a_table_with_strings_booleans_and_a_rare_level():
+    rng = np.random.default_rng(9)
+    z = rng.integers(0, 3, 400)
+    frame = pd.DataFrame({"city": np.array(["Lyon", "Paris", "Nice"])[z], "member": z == 1,
+                          "visits": rng.poisson(1 + z), "age": 30 + 10 * z + rng.normal(size=400)})
+    frame.loc[:3, "city"] = "Rome"  # a level of four rows only
+    detector = PCOutlierDetector(contamination=0.05, refit_inliers=True, n_latents=4, max_iter=5,
+                                 random_state=0).fit(frame)
+    assert abs(np.sum(detector.predict(frame) == -1) - 20) <= 1
+    assert np.isfinite(detector.decision_function(frame.iloc[:4])).all()
