@@ -61,7 +61,9 @@ def candidates(est):
     """Settings of each candidate: dicts of estimator parameters."""
     hclts = [{"structure": "hclt", "n_latents": k, "structure_params": {"n_components": m}}
              for k, m in HCLT_SIZES]
-    if not np.all(est.leaf_types_ == "gaussian"):  # full-covariance units need continuous columns
+    # Full-covariance units need continuous columns, and a RAT two of them (one continuous
+    # column: the HCLTs are its mixtures of univariate Gaussians).
+    if not np.all(est.leaf_types_ == "gaussian") or len(est.leaf_types_) < 2:
         return [hclts]
     regs = REG_COVARS if est.reg_covar == "auto" else (est.reg_covar,)
     paths = [[{"structure": "rat", "n_latents": k, "reg_covar": reg,

@@ -121,6 +121,13 @@ def test_discrete_data_search_the_hclt_family_only():
     assert pc.structure_.name.startswith("hclt")
 
 
+def test_one_continuous_column_searches_the_hclts():
+    X = blobs(120, seed=6)[:, :1]
+    pc = PCDensityEstimator(max_iter=3, random_state=0).fit(X)
+    assert {r["params"]["structure"] for r in pc.capacity_search_["candidates"]} == {"hclt"}
+    assert np.isfinite(pc.score(X))
+
+
 def test_verbose_reports_the_candidates_and_the_choice(capsys):
     pc = PCDensityEstimator(random_state=0, verbose=1).fit(blobs(100, seed=4))
     lines = capsys.readouterr().out.splitlines()
