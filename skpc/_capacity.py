@@ -46,6 +46,10 @@ REG_COVARS = (0.0, 1e-2, 1e-1)
 NO_PATIENCE = 10**6
 
 #: HCLT candidates: (n_latents, n_components); ``"auto"`` is ``structure="hclt"``'s rule.
+#: On continuous columns only the single trees are candidates: there the rule's mixture
+#: of 8 HCLTs (64 Gaussian states per column) gives uniform outliers mass; on moons and
+#: rings with 5% of them it had the best held-out score and ranked them with ROC AUC 0.90
+#: and 0.93, against 0.98-1.00 for the single trees (docs/defaults.md).
 HCLT_SIZES = (("auto", "auto"), (8, 1), (16, 1), (32, 1))
 
 
@@ -69,7 +73,8 @@ def candidates(est):
     paths = [[{"structure": "rat", "n_latents": k, "reg_covar": reg,
                "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
               for k in MIXTURE_SIZES] for reg in regs]
-    return [*paths, [{**h, "reg_covar": regs[0]} for h in hclts]]
+    single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]
+    return [*paths, single]
 
 
 def search(est, X, rng):
