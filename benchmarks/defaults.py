@@ -27,8 +27,10 @@ Run from the repository root: ``PYTHONPATH=. python benchmarks/defaults.py``
 """
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine, make_moons
@@ -40,6 +42,9 @@ from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
 
 from skpc import PCDensityEstimator, _capacity
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from missing_and_structures import table, timed  # noqa: E402  (the shared table and timer)
 
 
 def rings(rng, n=600):
@@ -74,17 +79,6 @@ CONTINUOUS = {
     "moons + 3 noise": with_noise(moons),
     "spirals + 3 noise": with_noise(spirals),
 }
-
-
-def timed(model, X):
-    start = time.perf_counter()
-    model.fit(X)
-    return model, time.perf_counter() - start
-
-
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
 def describe(pc):
