@@ -95,8 +95,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         The region graph. ``"auto"`` (with ``n_latents="auto"`` and no
         ``structure_params``) chooses the circuit and its size on held-out rows of the
         training data: Gaussian mixtures (RATs of depth 0 with full-covariance leaves,
-        from a single Gaussian up) and HCLTs for continuous columns, HCLTs of several
-        sizes otherwise, each fitted on 80% of the rows and scored on the rest; the
+        from a single Gaussian up) and single HCLTs for continuous columns, HCLTs of
+        several sizes otherwise, each fitted on 80% of the rows and scored on the rest; the
         choice is refitted on all rows (see ``capacity_search_`` and
         ``docs/defaults.md``). Training sets of 200 000 cells (rows x columns) or more,
         and a size given in ``n_latents`` or ``structure_params``, skip the search and
@@ -194,7 +194,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         eigenvalues). The default is :class:`sklearn.mixture.GaussianMixture`'s
         ``reg_covar``; regularisation is ``reg_covar``'s job.
     reg_covar : "auto" or float, default="auto"
-        ``"auto"``: chosen by the search of ``structure="auto"`` (0 or 0.1), else 0; the
+        ``"auto"``: chosen by the search of ``structure="auto"`` (0, 0.01 or 0.1), else 0; the
         value used is ``reg_covar_``. Added to the variance of Gaussian input units (the
         diagonal of full-covariance ones) in every M-step, before the ``min_var`` floor, as
         :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``. Where ``min_var`` only
