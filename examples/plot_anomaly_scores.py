@@ -14,21 +14,18 @@ dependencies between answers and separates most of the shuffled rows from the re
 """
 
 import os
-import warnings
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import RocCurveDisplay, roc_auc_score
 
 from skpc import PCDensityEstimator
 from skpc.datasets import load_debd
 
 FAST = os.environ.get("SKPC_EXAMPLE_FAST") == "1"
-warnings.simplefilter("ignore", ConvergenceWarning)
 
 X, X_test = load_debd("nltcs", "train"), load_debd("nltcs", "test")
 rng = np.random.default_rng(0)

@@ -15,21 +15,18 @@ held-out score levels off after that, while each extra state costs time.
 """
 
 import os
-import warnings
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from skpc import PCDensityEstimator
 from skpc.datasets import load_debd
 
 FAST = os.environ.get("SKPC_EXAMPLE_FAST") == "1"
-warnings.simplefilter("ignore", ConvergenceWarning)  # every fit runs its max_iter epochs
 
 X = load_debd("plants", "train")[:2000]
 X_test = load_debd("plants", "test")

@@ -128,7 +128,7 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
 
     def __init__(
         self,
-        structure="hclt",
+        structure="auto",
         n_latents="auto",
         solver="anemone",
         batch_size=512,
@@ -148,8 +148,8 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         device="cpu",
         dtype="float32",
         structure_params=None,
-        min_var=1e-3,
-        reg_covar=0.0,
+        min_var=1e-6,
+        reg_covar="auto",
     ):
         self.structure = structure
         self.n_latents = n_latents

@@ -475,7 +475,8 @@ def cmd_impute(args):
 def cmd_info(args):
     est = _load_model(args.model)
     kinds = list(est.leaf_types_)
-    structure = est.structure if isinstance(est.structure, str) else est.structure_.name
+    structure = est.structure_.name if est.structure in ("auto",) or not isinstance(est.structure, str) \
+        else est.structure
     hist = est.history_
     columns = [
         f"{name} ({kind}, {k} level{'' if k == 1 else 's'})" if kind == "categorical" else f"{name} ({kind})"
@@ -512,7 +513,8 @@ def cmd_demo(args):
         f"{X.shape[1]} binary variables"
     )
     print(
-        f"fitting a {args.structure} circuit (n_latents={args.n_latents}, solver={args.solver}) ...",
+        f"fitting a circuit (structure={args.structure}, n_latents={args.n_latents}, "
+        f"solver={args.solver}) ...",
         flush=True,
     )
     start = time.perf_counter()
@@ -522,7 +524,8 @@ def cmd_demo(args):
     p = (X.sum(axis=0) + 1) / (X.shape[0] + 2)
     independent = np.mean(X_test @ np.log(p) + (1 - X_test) @ np.log1p(-p))
     print(f"\nheld-out test log-likelihood (nats per sample, higher is better) after {seconds:.1f} s:")
-    print(f"  skpc {args.structure + ' circuit':<19}{est.score(X_test):9.4f}")
+    name = est.structure_.name.split("-")[0]  # hclt, rat, pd or custom
+    print(f"  skpc {name + ' circuit':<19}{est.score(X_test):9.4f}")
     print(f"  independent variables   {independent:9.4f}")
     print(
         f"  published reference     {REFERENCE_TEST_LL[args.dataset]:9.4f}  (mixture of 4 HCLTs, HCLT paper)"

@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skpc import _dask, _queries
+from skpc import _capacity, _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
 from skpc._model_file import ModelFileMixin
@@ -88,8 +88,16 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
 
     Parameters
     ----------
-    structure : {"hclt", "rat", "pd"} or RegionGraph, default="hclt"
-        The region graph: ``"hclt"`` learns hidden Chow-Liu trees from the data (by
+    structure : {"auto", "hclt", "rat", "pd"} or RegionGraph, default="auto"
+        The region graph. ``"auto"`` (with ``n_latents="auto"`` and no
+        ``structure_params``) chooses the circuit and its size on held-out rows of the
+        training data: Gaussian mixtures (RATs of depth 0 with full-covariance leaves,
+        from a single Gaussian up) and single HCLTs for continuous columns, HCLTs of
+        several sizes otherwise, each fitted on 80% of the rows and scored on the rest; the
+        choice is refitted on all rows (see ``capacity_search_`` and
+        ``docs/defaults.md``). Training sets of 200 000 cells (rows x columns) or more,
+        and a size given in ``n_latents`` or ``structure_params``, skip the search and
+        get ``"hclt"``. ``"hclt"`` learns hidden Chow-Liu trees from the data (by
         default a mixture of several, see ``n_latents`` and ``structure_params``);
         ``"rat"`` builds random balanced binary trees (RAT-SPN,
         :func:`~skpc.structures.rat_spn`); ``"pd"`` builds a Poon-Domingos architecture
@@ -205,15 +213,18 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         components); the random trees are drawn from ``random_state``.
         ``"pd"``: ``image_shape`` (a square image when the number of columns is a
         square) and ``delta`` ((4, 2)).
-    min_var : float, default=1e-3
+    min_var : float, default=1e-6
         Floor of the variance of Gaussian input units after every M-step, relative to
         each column's variance (Gaussian columns are standardised before the circuit
         sees them, so scaling a column by ``c`` changes every log-density by exactly
         ``-log|c|``; for full-covariance units, the floor of the covariance's
-        eigenvalues in standardised units).
-    reg_covar : float, default=0.0
-        Added to the variance of Gaussian input units (the diagonal of full-covariance
-        ones) in every M-step, before the ``min_var`` floor, as
+        eigenvalues in standardised units). The default is
+        :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``; regularisation is
+        ``reg_covar``'s job.
+    reg_covar : "auto" or float, default="auto"
+        ``"auto"``: chosen by the search of ``structure="auto"`` (0, 0.01 or 0.1), else 0; the
+        value used is ``reg_covar_``. Added to the variance of Gaussian input units (the
+        diagonal of full-covariance ones) in every M-step, before the ``min_var`` floor, as
         :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``, in the units of the
         standardised columns (GaussianMixture on standardised data). Where ``min_var`` only
         lifts the smallest variances, this shrinks every covariance toward a sphere,
@@ -226,6 +237,16 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         The compiled circuit and its parameters.
     n_latents_ : int
         Units per region of the circuit (``n_latents`` with ``"auto"`` resolved).
+    reg_covar_ : float
+        ``reg_covar`` with ``"auto"`` resolved.
+    capacity_search_ : dict or None
+        The search of ``structure="auto"`` (None when it was skipped): ``"candidates"``,
+        one dict per candidate with its ``"params"``, held-out ``"valid_loglik"`` (mean
+        per row at its best epoch), ``"best_epoch"``, ``"n_parameters"``,
+        ``"standard_error"`` (of its difference from the best candidate) and
+        ``"seconds"``; ``"best"``, the index of the chosen one; ``"chosen"``, the
+        settings of the refit; ``"random_states"`` of the held-out split,
+        ``"n_valid_rows"`` and the search's total ``"seconds"``.
     max_iter_ : int
         Epoch budget of the last ``fit`` (``max_iter`` with ``"auto"`` resolved).
     structure_ : RegionGraph
@@ -241,6 +262,12 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     n_iter_ : int
         Epochs run.
     converged_ : bool
+        Whether training stopped on its own: by ``n_iter_no_change`` epochs without a gain
+        above ``tol``, at the epoch chosen by the search of ``structure="auto"``, or with
+        a last epoch that gained at most ``tol``. A ``ConvergenceWarning`` is raised
+        when ``max_iter`` epochs ran out while the training log-likelihood still gained
+        more than ``tol``, with a constant step or full-batch EM; a cosine schedule is a
+        plan over ``max_iter`` epochs and does not warn.
     history_ : dict of lists
         Per epoch: ``"train_loglik"`` (mean per sample), ``"valid_loglik"`` (when early
         stopping), ``"seconds"`` (cumulative).
@@ -275,7 +302,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "structure": [StrOptions({"hclt", "rat", "pd"}), RegionGraph],
+        "structure": [StrOptions({"auto", "hclt", "rat", "pd"}), RegionGraph],
         "n_latents": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -298,12 +325,12 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"}), type, np.dtype],
         "structure_params": [dict, None],
         "min_var": [Interval(Real, 0, None, closed="neither")],
-        "reg_covar": [Interval(Real, 0, None, closed="left")],
+        "reg_covar": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
         self,
-        structure="hclt",
+        structure="auto",
         n_latents="auto",
         solver="anemone",
         batch_size=512,
@@ -324,8 +351,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         device="cpu",
         dtype="float32",
         structure_params=None,
-        min_var=1e-3,
-        reg_covar=0.0,
+        min_var=1e-6,
+        reg_covar="auto",
     ):
         self.structure = structure
         self.n_latents = n_latents
@@ -375,6 +402,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         backend = get_backend(self.device)
         dtype = _float_dtype(self.dtype)
         n_codes = self.columns_.n_codes
+        self.reg_covar_ = 0.0 if self.reg_covar == "auto" else self.reg_covar
         self.n_latents_ = DEFAULT_LATENTS if self.n_latents == "auto" else self.n_latents
         if isinstance(self.structure, RegionGraph):
             graph = self.structure
@@ -403,7 +431,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             # Gaussian columns arrive standardised: the start and the floors are relative
             # to each column's scale.
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
-            options = dict(min_var=self.min_var, reg_covar=self.reg_covar, data_mean=zeros, data_std=ones)
+            options = dict(min_var=self.min_var, reg_covar=self.reg_covar_, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
                                             **options)
@@ -446,7 +474,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         X = self._validate_X(X, reset=not warm)
         if not warm:
             self._fit_columns(X)
-        X = self._encode(X, _float_dtype(self.dtype) if not warm else self.circuit_.dtype)
+        table, X = X, self._encode(X, _float_dtype(self.dtype) if not warm else self.circuit_.dtype)
         rng = check_random_state(self.random_state)
         rows, valid_rows = np.arange(X.shape[0]), None
         if self.early_stopping:
@@ -457,12 +485,20 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             valid_rows, rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
 
         def work():
+            X_train, chosen = X if valid_rows is None else X[rows], {}
             if not warm:
-                self._build(X if valid_rows is None else X[rows], rng)
+                # structure="auto": held-out scores of candidates choose this fit's settings
+                # (the candidates are fitted on the user's training rows, as this fit is).
+                self.capacity_search_ = None
+                if _capacity.wanted(self, X_train):
+                    chosen = _capacity.search(self, _capacity.take(table, rows), rng)
             X_valid = None if valid_rows is None else X[valid_rows]
-            self._train(lambda solver, shuffle, epoch: self._run_epoch(
-                X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng,
-                self._jacobian_total(X, rows))
+            with _capacity.settings(self, chosen):
+                if not warm:
+                    self._build(X_train, rng)
+                self._train(lambda solver, shuffle, epoch: self._run_epoch(
+                    X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng,
+                    self._jacobian_total(X, rows))
 
         return self._interruptible(warm, work)
 
@@ -634,7 +670,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             self.max_iter_ = AUTO_EPOCHS if n >= AUTO_MANY_ROWS else AUTO_EPOCHS_FEW_ROWS
         else:
             self.max_iter_ = self.max_iter
-        for epoch in range(self.max_iter_):
+        # structure="auto" may stop the refit at the epoch chosen on held-out rows (_capacity).
+        stop_after = getattr(self, "_stop_after", None) or self.max_iter_
+        for epoch in range(min(self.max_iter_, stop_after)):
             total = run_epoch(solver, shuffle, epoch)
             history["train_loglik"].append((float(circuit.backend.to_numpy(total)) + jacobian) / n)
             history["seconds"].append(time.perf_counter() - start)
@@ -665,10 +703,23 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         if not history["valid_loglik"]:
             del history["valid_loglik"]
         self.history_ = history
-        if not self.converged_:
+        if self.n_iter_ < self.max_iter_:
+            self.converged_ = True  # stopped by patience, or at the epoch the capacity search chose
+        if self.converged_:
+            return
+        train = history["train_loglik"]
+        gain = train[-1] - train[-2] if len(train) > 1 else np.inf
+        self.converged_ = bool(gain <= self.tol)
+        # A cosine schedule is a plan over max_iter epochs (its step has decayed when they
+        # run out); with a constant step or full-batch EM, max_iter is only a cap: then warn,
+        # as scikit-learn's iterative estimators do, when the training log-likelihood was
+        # still improving by more than tol.
+        planned = self.schedule == "cosine" and not SOLVERS[self.solver].full_batch
+        if not self.converged_ and not planned:
             warnings.warn(
-                f"PCDensityEstimator stopped after max_iter={self.max_iter_} epochs without converging "
-                f"(tol={self.tol}); raise max_iter or tol.",
+                f"PCDensityEstimator stopped after max_iter={self.max_iter_} epochs while the training "
+                f"log-likelihood was still improving ({gain:.3g} per sample in the last epoch, above "
+                f"tol={self.tol}); raise max_iter or tol.",
                 ConvergenceWarning,
             )
 
@@ -772,7 +823,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     def _structure_params(self, d=None):
         """``structure_params`` completed with the defaults of the named structure."""
         params = dict(self.structure_params or {})
-        if self.structure == "hclt":
+        if self.structure in ("auto", "hclt"):
             allowed = {"n_components": "auto"}
         elif self.structure == "rat":
             allowed = {"depth": None, "n_repetitions": 4, "multivariate_leaves": False}
@@ -791,7 +842,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 "structure_params['multivariate_leaves'] must be True or False, got "
                 f"{params['multivariate_leaves']!r}."
             )
-        if self.structure == "hclt":
+        if self.structure in ("auto", "hclt"):
             m = params["n_components"]
             if m != "auto" and (not isinstance(m, Integral) or isinstance(m, bool) or m < 1):
                 raise ValueError(

@@ -114,7 +114,7 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         missing_values=np.nan,
         add_indicator=False,
         keep_empty_features=False,
-        structure="hclt",
+        structure="auto",
         n_latents="auto",
         solver="anemone",
         batch_size=512,
@@ -134,8 +134,8 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         device="cpu",
         dtype="float32",
         structure_params=None,
-        min_var=1e-3,
-        reg_covar=0.0,
+        min_var=1e-6,
+        reg_covar="auto",
     ):
         self.strategy = strategy
         self.missing_values = missing_values

@@ -59,8 +59,11 @@ def test_forwarded_parameters_have_the_estimators_names_and_defaults(front):
     ours = inspect.signature(getattr(skpc, front)).parameters
     theirs = inspect.signature(PCDensityEstimator).parameters
     assert set(ours) - own == set(theirs) - {"warm_start"}
+    # The one documented exception: the outlier detector's circuit is an HCLT by default
+    # (the capacity search prefers smooth mixtures, whose tails hide the outliers).
+    differ = {"PCOutlierDetector": {"structure": "hclt"}}.get(front, {})
     for name in set(ours) - own:
-        assert ours[name].default == theirs[name].default, name
+        assert ours[name].default == differ.get(name, theirs[name].default), name
 
 
 def _enumerated_proba(clf, x):

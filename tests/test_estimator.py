@@ -187,7 +187,7 @@ def test_verbose_prints_one_line_per_epoch(X, capsys):
 
 def test_convergence_warning_only_when_max_iter_runs_out(X):
     with pytest.warns(ConvergenceWarning, match="max_iter=2"):
-        pc = _small(max_iter=2, tol=0.0, random_state=0).fit(X)
+        pc = _small(max_iter=2, tol=0.0, schedule="constant", random_state=0).fit(X)
     assert not pc.converged_ and pc.n_iter_ == 2
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

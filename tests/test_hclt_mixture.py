@@ -96,7 +96,7 @@ def test_mixture_model_file_round_trip(tmp_path):
 @pytest.mark.parametrize("n, k, m", [(200, 8, 8), (5000, 16, 4)])
 def test_auto_size_follows_the_number_of_rows(n, k, m):
     X = _data(n=n)
-    pc = PCDensityEstimator(max_iter=1, random_state=0).fit(X)
+    pc = PCDensityEstimator(structure="hclt", max_iter=1, random_state=0).fit(X)
     assert pc.n_latents == "auto" and pc.n_latents_ == k
     assert pc.structure_.name == "hclt-mixture" and len(pc.structure_.partitions[pc.structure_.root]) == m
     assert pc.circuit_.n_units == k
@@ -115,7 +115,7 @@ def test_auto_size_of_single_trees_and_other_structures(params, k, name):
 
 def test_auto_size_survives_a_model_file(tmp_path):
     X = _data()
-    pc = PCDensityEstimator(max_iter=1, random_state=0).fit(X)
+    pc = PCDensityEstimator(structure="hclt", max_iter=1, random_state=0).fit(X)
     pc.save(tmp_path / "m.skpc")
     loaded = PCDensityEstimator.load(tmp_path / "m.skpc")
     assert loaded.n_latents == "auto" and loaded.n_latents_ == 8
