@@ -57,14 +57,12 @@ class Solver:
         m = self.momentum
         if not m:
             return suff, n_samples
-        fresh = [tuple((1 - m) * s for s in block) for block in suff] + [(1 - m) * n_samples]
         if self._average is None:
-            self._average = fresh
-        else:
-            old = self._average
-            self._average = [tuple(m * v + f for v, f in zip(ob, fb)) for ob, fb in zip(old[:-1], fresh[:-1])]
-            self._average.append(m * old[-1] + fresh[-1])
+            self._average = ([tuple(0 * s for s in block) for block in suff], 0.0)
+        blocks, rows = self._average
+        blocks = [tuple(m * v + (1 - m) * s for v, s in zip(vb, sb)) for vb, sb in zip(blocks, suff)]
+        rows = m * rows + (1 - m) * n_samples
+        self._average = (blocks, rows)
         self._n_updates += 1
         correction = 1.0 - m**self._n_updates
-        blocks = [tuple(v / correction for v in block) for block in self._average[:-1]]
-        return blocks, self._average[-1] / correction
+        return [tuple(v / correction for v in block) for block in blocks], rows / correction
