@@ -38,6 +38,8 @@ Usage::
 
     nice python benchmarks/paper_protocol.py --seeds 3            # writes results/paper_protocol.json
     python benchmarks/paper_protocol.py --report-only             # tables and plots from the JSON
+    python benchmarks/paper_protocol.py --report-only results/paper_protocol.json \
+        results/paper_protocol_digits784.json                    # several runs together
 """
 
 import argparse
@@ -211,31 +213,67 @@ def _order(means):
     return " > ".join(lab for lab, _ in sorted(means.items(), key=lambda kv: -kv[1]))
 
 
+#: The authors' ordering, best first (both of their tables).
+AUTHORS_ORDER = ("anemone", "em", "minibatch_em", "adam")
+
+
+def _agreement(means):
+    """How many of the pairs of the four solvers are ordered as in the authors' tables."""
+    pairs = [(a, b) for i, a in enumerate(AUTHORS_ORDER) for b in AUTHORS_ORDER[i + 1:]
+             if a in means and b in means]
+    same = [f"{a} > {b}" for a, b in pairs if means[a] > means[b]]
+    return f"{len(same)} of {len(pairs)}"
+
+
 def report(payload):
-    runs = payload["runs"]
-    labels = list(AUTHORS)
-    out = ["| data set (k, budget) | " + " | ".join(labels) + " | ceiling | ordering (best first) |",
-           "|---" * (len(labels) + 3) + "|"]
+    """Markdown tables: test and validation log-likelihood at the end of the budget, and cost."""
+    runs, labels = payload["runs"], list(AUTHORS)
+    groups = {(name, lab): [r for r in runs if r["dataset"] == name and r["label"] == lab]
+              for name in payload["datasets"] for lab in labels}
+
+    def final(name, lab, split):
+        return np.array([r["curve"][-1][split] for r in groups[(name, lab)]])
+
+    head = "| data set | " + " | ".join(labels) + " |"
+    rule = "|---" * (len(labels) + 1) + "|"
+    out = ["Test log-likelihood (nats per row, mean ± std over seeds, end of the budget); "
+           "the authors' test NLL below, negated:", "",
+           head[:-1] + "| ceiling | ordering of the four (best first) | authors' pairs kept |",
+           rule + "---|---|---|"]
     for name, info in payload["datasets"].items():
         cells, means = [], {}
-        for label in labels:
-            group = [r for r in runs if r["dataset"] == name and r["label"] == label]
-            if not group:
+        for lab in labels:
+            if not groups[(name, lab)]:
                 cells.append("")
                 continue
-            test = np.array([r["curve"][-1]["test"] for r in group])
-            valid = np.array([r["curve"][-1]["valid"] for r in group])
-            secs = np.mean([r["curve"][-1]["cpu_seconds"] for r in group])
-            if label in ("em", "minibatch_em", "adam", "anemone"):
-                means[label] = test.mean()
-            cells.append(f"{test.mean():.2f} ± {test.std():.2f} ({valid.mean():.2f}; "
-                         f"{group[0]['epochs']} ep, {group[0]['updates']} upd, {secs:.0f} s)")
+            test = final(name, lab, "test")
+            if lab in AUTHORS_ORDER:
+                means[lab] = test.mean()
+            cells.append(f"{test.mean():.2f} ± {test.std():.2f}")
         ceiling = "-" if info["ceiling"] is None else f"{info['ceiling']:.2f}"
-        out.append(f"| {name} (k={info['n_latents']}, {info['budget_seconds']:g} s) | " + " | ".join(cells)
-                   + f" | {ceiling} | {_order(means)} |")
-    for name, (em, mb, adam, an) in AUTHORS_NLL.items():
-        means = {"em": -em, "minibatch_em": -mb, "adam": -adam, "anemone": -an}
-        out.append(f"| authors: {name} (NLL) | {em} | {mb} | {adam} | {an} | | | {_order(means)} |")
+        out.append(f"| {name} (HCLT k={info['n_latents']}) | " + " | ".join(cells)
+                   + f" | {ceiling} | {_order(means)} | {_agreement(means)} |")
+    for name, nll in AUTHORS_NLL.items():
+        means = {lab: -v for lab, v in zip(("em", "minibatch_em", "adam", "anemone"), nll, strict=True)}
+        out.append(f"| authors: {name} | " + " | ".join(f"{means[lab]:g}" for lab in labels[:4])
+                   + f" | | | {_order(means)} | 6 of 6 |")
+    out += ["", "Validation log-likelihood (mean over seeds, end of the budget):", "", head, rule]
+    for name in payload["datasets"]:
+        cells = [f"{final(name, lab, 'valid').mean():.2f}" if groups[(name, lab)] else "" for lab in labels]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", "Budget per run: epochs, updates, training CPU seconds (mean), wall seconds (mean):", "",
+            head, rule]
+    for name, info in payload["datasets"].items():
+        cells = []
+        for lab in labels:
+            g = groups[(name, lab)]
+            if not g:
+                cells.append("")
+                continue
+            cpu = np.mean([r["curve"][-1]["cpu_seconds"] for r in g])
+            wall = np.mean([r["curve"][-1]["seconds"] for r in g])
+            cells.append(f"{g[0]['epochs']} ep, {g[0]['updates']} upd, {cpu:.0f} / {wall:.0f} s")
+        out.append(f"| {name} ({info['budget_seconds']:g} CPU s) | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -276,6 +314,17 @@ def plot(payload, path_epoch, path_seconds):
         plt.close(fig)
 
 
+def merge(payloads):
+    """One payload from several runs of this script (e.g. one data set each)."""
+    out = dict(payloads[0], datasets={}, runs=[])
+    for p in payloads:
+        out["datasets"].update(p["datasets"])
+        out["runs"] += p["runs"]
+    out["command"] = " ; ".join(p["command"] for p in payloads)
+    out["date"] = ", ".join(sorted({p["date"] for p in payloads}))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
@@ -283,12 +332,14 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget-scale", type=float, default=1.0,
                         help="multiply every BUDGET_SECONDS (a quick trial run: 0.1)")
-    parser.add_argument("--json", default=str(HERE / "results" / "paper_protocol.json"))
-    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--json", default=str(HERE / "results" / "paper_protocol.json"),
+                        help="where the runs go; with --report-only, one or more files to read")
+    parser.add_argument("--report-only", nargs="*", metavar="JSON",
+                        help="tables and plots from the JSON files (default: --json) without running")
     args = parser.parse_args(argv)
     path = Path(args.json)
-    if args.report_only:
-        payload = json.loads(path.read_text())
+    if args.report_only is not None:
+        payload = merge([json.loads(Path(p).read_text()) for p in args.report_only or [path]])
     else:
         payload = {
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
