@@ -117,7 +117,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         by ``"em"``). Adam wants a smaller value: 0.1 (with ``batch_size=256``) was best
         in the benchmarks.
     schedule : {"cosine", "constant"}, default="cosine"
-        Step-size schedule over the ``max_iter`` epochs; cosine decays to a tenth.
+        Step-size schedule over the updates of the ``max_iter`` epochs; cosine decays
+        to a tenth (see ``final_step_size`` and ``schedule_warmup``).
         The defaults (anemone, step 1.0 with cosine decay, batch 512, pseudocount
         0.001) won a validation-set sweep on the five debd data sets
         (``benchmarks/RESULTS_learning.md``).
