@@ -265,6 +265,20 @@ def report(payload):
     for name in payload["datasets"]:
         cells = [f"{final(name, lab, 'valid').mean():.2f}" if groups[(name, lab)] else "" for lab in labels]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", "Test log-likelihood at each run's best validation epoch (mean over seeds; the epochs):", "",
+            head[:-1] + "| ordering of the four | authors' pairs kept |", rule + "---|---|"]
+    for name in payload["datasets"]:
+        cells, means = [], {}
+        for lab in labels:
+            best = [max(r["curve"], key=lambda c: c["valid"]) for r in groups[(name, lab)]]
+            if not best:
+                cells.append("")
+                continue
+            mean = np.mean([b["test"] for b in best])
+            if lab in AUTHORS_ORDER:
+                means[lab] = mean
+            cells.append(f"{mean:.2f} (@" + "/".join(str(b["epoch"]) for b in best) + ")")
+        out.append(f"| {name} | " + " | ".join(cells) + f" | {_order(means)} | {_agreement(means)} |")
     out += ["", "Budget per run: epochs, updates, training CPU seconds (mean), wall seconds (mean):", "",
             head, rule]
     for name, info in payload["datasets"].items():
