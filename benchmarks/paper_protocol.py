@@ -183,6 +183,13 @@ def n_updates(params, n_rows, epochs):
     return epochs * -(-n_rows // min(rows, n_rows))
 
 
+def compact(payload):
+    """The payload as JSON with the curves' figures rounded to 4 decimals (a small file)."""
+    runs = [dict(r, curve=[{k: round(v, 4) for k, v in c.items()} for c in r["curve"]])
+            for r in payload["runs"]]
+    return json.dumps(dict(payload, runs=runs), separators=(",", ":"))
+
+
 def run(datasets, labels, seeds, path, payload):
     SOLVERS["adam"] = AuthorsAdam  # the authors' betas for this process's fits
     for name in datasets:
@@ -209,7 +216,7 @@ def run(datasets, labels, seeds, path, payload):
                 print(f"{name:9s} {label:24s} seed {seed}  {epochs:4d} epochs"
                       f"  {last['cpu_seconds']:6.1f} cpu s  {last['seconds']:6.1f} s"
                       f"  valid {last['valid']:9.3f}  test {last['test']:9.3f}", flush=True)
-                path.write_text(json.dumps(payload))
+                path.write_text(compact(payload))
 
 
 def _order(means):
@@ -253,7 +260,8 @@ def report(payload):
             test = final(name, lab, "test")
             if lab in AUTHORS_ORDER:
                 means[lab] = test.mean()
-            cells.append(f"{test.mean():.2f} ± {test.std():.2f}")
+            spread = f" ± {test.std():.2f}" if len(test) > 1 else " (1 seed)"
+            cells.append(f"{test.mean():.2f}{spread}")
         ceiling = "-" if info["ceiling"] is None else f"{info['ceiling']:.2f}"
         out.append(f"| {name} (HCLT k={info['n_latents']}) | " + " | ".join(cells)
                    + f" | {ceiling} | {_order(means)} | {_agreement(means)} |")
@@ -326,8 +334,11 @@ def plot(payload, path_epoch, path_seconds):
             ax.set_xlabel("epoch" if xkey == "epoch" else "training CPU seconds (one core)")
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("test log-likelihood (nats, mean of seeds)")
-        axes[0][0].legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
+        entries = {}  # every variant once, from whichever panel has it
+        for ax in axes[0]:
+            entries.update(zip(*ax.get_legend_handles_labels()[::-1]))
+        fig.legend(entries.values(), entries.keys(), loc="lower center", ncol=len(entries), fontsize=8)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
         fig.savefig(path, dpi=100)
         plt.close(fig)
 
