@@ -105,6 +105,10 @@ AUTHORS = {
     "anemone, 512 rows per update": {"solver": "anemone", "batch_size": 512, "step_size": 0.4,
                                      "final_step_size": 0.1, "schedule": "cosine",
                                      "schedule_warmup": 1000 / 20000, "pseudocount": 1e-6},
+    # The authors' anemone with pyjuice's default momentum on the flows (a diagnostic).
+    "anemone, momentum 0.9": {"solver": "anemone", "batch_size": 512, "step_size": 0.4,
+                              "final_step_size": 0.1, "schedule": "cosine", "schedule_warmup": 1000 / 20000,
+                              "pseudocount": 1e-6, "momentum": 0.9},
 }
 #: The authors' test NLL (lower is better): (em, minibatch_em, adam, anemone).
 AUTHORS_NLL = {"UK Biobank, HCLT-1024": (53.8, 55.5, 100.4, 52.1),
@@ -161,7 +165,7 @@ def load(name):
 
 def variant_params(name, label):
     params = dict(AUTHORS[label])
-    if label == "anemone":
+    if label in ("anemone", "anemone, momentum 0.9"):
         params["batches_per_update"] = ANEMONE_BATCHES[name]
     return params
 
