@@ -46,9 +46,13 @@ class Backend:
         self.xp = xp
         self.name = name
 
-    def __reduce__(self):
-        # Pickle the name, not the module; a GPU backend unpickles as the CPU one.
-        return (_backend_from_name, (self.name,))
+    def __getstate__(self):
+        # The name, not the module: pickle, joblib and skops.io then store plain data. A
+        # fitted model stores its parameters on the host, so any backend comes back as the CPU's.
+        return {"name": self.name}
+
+    def __setstate__(self, state):
+        self.xp, self.name = np, "cpu"
 
     def __repr__(self):
         return f"Backend({self.name!r})"
@@ -169,7 +173,3 @@ def to_output(out, X, backend):
     if not on_device:
         return out
     return tuple(backend.asarray(a) for a in out) if isinstance(out, tuple) else backend.asarray(out)
-
-
-def _backend_from_name(name):
-    return CPU

@@ -10,11 +10,18 @@ import copy
 
 import numpy as np
 
-from skpc._validation import column_sums, combine_sums
+from skpc.columns.table import summarise as _summarise
 
 
 def is_dask_array(X):
     return type(X).__module__.split(".")[0] == "dask"
+
+
+def known_chunks(X):
+    """``X`` with the number of rows of every block known (computed when dask does not know it)."""
+    if any(np.isnan(c) for c in X.chunks[0]) or any(np.isnan(c) for c in X.chunks[1]):
+        X = X.compute_chunk_sizes()  # one pass over the data (after a boolean mask, say)
+    return X
 
 
 def row_blocks(X):
@@ -36,14 +43,32 @@ def _delayed(fn):
     return dask.delayed(fn, pure=False)  # the circuit changes between epochs: never reuse results
 
 
-def sums(blocks):
-    """Per-column sums (see ``column_sums``) of all blocks, computed block by block."""
-    return combine_sums(_compute([_delayed(column_sums)(b) for b in blocks]))
+def summarise(blocks, keep_levels):
+    """Per-column facts (counts, moments, levels; see ``skpc.columns``) of all blocks,
+    computed block by block and combined on the client."""
+    parts = _compute([_delayed(_summarise)(b, keep_levels) for b in blocks])
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
-def check(blocks, fn):
-    """Run the validation ``fn`` on every block (it raises on bad values)."""
-    _compute([_delayed(fn)(b) for b in blocks])
+def encoded(blocks, columns):
+    """The blocks as delayed arrays of the engine's codes (see ``Columns.encode``)."""
+    return [_delayed(lambda b: columns.encode(np.asarray(b))[: b.shape[0]])(b) for b in blocks]
+
+
+def check(blocks, fn, sizes):
+    """Run the validation ``fn(block, offset)`` on every block (it raises on bad values);
+    ``offset``, from the blocks' row ``sizes``, makes messages count rows from the start
+    of the whole array."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    _compute([_delayed(fn)(b, int(o)) for b, o in zip(blocks, offsets, strict=True)])
+
+
+def compute_each(blocks, fn):
+    """``fn(block)`` of every block, computed where the blocks live."""
+    return _compute([_delayed(fn)(b) for b in blocks])
 
 
 def _block_flows(circuit, block, batch_size):

@@ -1,7 +1,8 @@
 """Conditional queries on a fitted :class:`~skpc.PCDensityEstimator`.
 
-Everything here works on validated numpy arrays (NaN = missing) and on the estimator's
-fitted circuit; the public, documented entry points are the estimator's methods
+Everything here works on the engine's codes (see :mod:`skpc.columns`: categorical
+codes, standardised Gaussian values, NaN = missing) and on the estimator's fitted
+circuit; the public, documented entry points are the estimator's methods
 ``conditional_marginals``, ``conditional_mean``, ``predict_mpe`` and
 ``conditional_log_prob``.
 
@@ -18,6 +19,19 @@ conditional on the observed variables of its region).
 import numpy as np
 
 from skpc._backend import to_host
+
+#: On the CPU, scoring passes run on chunks padded to a multiple of this many rows (with
+#: all-missing rows): BLAS computes the last columns of a product that do not fill its
+#: kernel's width by other code, so in float32 a row's score would otherwise depend (in
+#: the 7th digit) on its position in the batch. Padded, a row's results do not depend on
+#: its neighbours. (On a GPU, chunks are sized to the free memory and are not padded.)
+ROW_MULTIPLE = 16
+
+
+def padded(Z, backend):
+    """The rows ``Z`` followed by all-missing rows up to a multiple of ``ROW_MULTIPLE``."""
+    extra = -Z.shape[0] % ROW_MULTIPLE if backend.name == "cpu" else 0
+    return np.concatenate([Z, np.full((extra, Z.shape[1]), np.nan, Z.dtype)]) if extra else Z
 
 
 def marginals(est, X, columns=None):
@@ -46,10 +60,11 @@ def marginals(est, X, columns=None):
     cols = np.arange(d) if columns is None else np.asarray(columns, dtype=np.int64)
     position = np.full(d, -1)
     position[cols] = np.arange(len(cols))
-    probs = np.zeros((n, len(cols), max(1, int(est.n_categories_.max()))))
+    n_codes = est.columns_.n_codes  # known levels and "unseen"
+    probs = np.zeros((n, len(cols), max(1, int(n_codes.max()))))
     mean = np.zeros((n, len(cols)))
     for sl in circuit.chunks(n, est.batch_size):
-        Xd = circuit.to_device(X[sl])
+        Xd = circuit.to_device(padded(X[sl], circuit.backend))
         ws = circuit.forward(Xd)
         circuit.backward(ws, circuit.new_stats())
         for leaf, rows, data in zip(circuit.leaves, circuit.leaf_rows, ws.inputs, strict=True):
@@ -61,6 +76,7 @@ def marginals(est, X, columns=None):
                 continue
             on_device = circuit.backend.asarray(sel)
             flow = np.swapaxes(to_numpy(ws.flow[rows][on_device]), 1, 2).astype(np.float64)  # (r, b, k)
+            flow = flow[:, : sl.stop - sl.start]  # without the padding rows
             if leaf.kind == "categorical":
                 unit = np.swapaxes(to_numpy(leaf.probs[on_device]).astype(np.float64), 1, 2)  # (r, k, c)
                 target, part = probs[sl], np.swapaxes(flow @ unit, 0, 1)  # (b, r, c)
@@ -73,7 +89,7 @@ def marginals(est, X, columns=None):
                 target[index] += part
             else:  # a variable with several input regions
                 np.add.at(target, index, part)
-    categorical = est.n_categories_[cols] > 0
+    categorical = n_codes[cols] > 0
     probs[:, categorical] /= probs[:, categorical].sum(axis=2, keepdims=True)
     mean[:, categorical] = probs[:, categorical] @ np.arange(probs.shape[2])
     Xc = X[:, cols]
@@ -95,7 +111,7 @@ def _add_joint_means(leaf, data, flow, position, target, to_numpy):
         return
     flow = to_numpy(flow).astype(np.float64)  # (r, k, b)
     means = to_numpy(leaf.unit_means(data))  # (r, k, b, d)
-    part = np.einsum("rkb,rkbd->brd", flow, means)
+    part = np.einsum("rkb,rkbd->brd", flow, means)[: target.shape[0]]  # without the padding rows
     r, j = np.nonzero(wanted)
     np.add.at(target, (slice(None), position[leaf.variables[r, j]]), part[:, r, j])
 
@@ -169,7 +185,7 @@ def _local_search(est, X, Y, max_sweeps=20, rtol=1e-5):
                 continue
             Z = Y[rows]
             Z[:, j] = np.nan
-            p = marginals(est, Z, [j])[0][:, 0]
+            p = marginals(est, Z, [j])[0][:, 0, : est.n_categories_[j]]  # known levels only
             current = p[np.arange(len(rows)), Y[rows, j].astype(np.int64)]
             best = p.argmax(axis=1)
             better = p[np.arange(len(rows)), best] > current * (1 + rtol)
@@ -199,6 +215,59 @@ def column_mask(spec, shape, name):
             raise ValueError(f"{name} column index {j} is out of range for {d} columns.")
         mask[j] = True
     return np.broadcast_to(mask, shape)
+
+
+def conditional_means(est, X, Z, missing):
+    """``X`` with each missing entry replaced by its exact conditional mean, in ``X``'s type.
+
+    Gaussian columns: ``E[x_j | observed]``; categorical columns whose levels are
+    numbers: the mean of the levels under ``p(x_j | observed)``; categorical columns
+    with other levels (strings): the most probable level.
+    """
+    probs, fill = marginals(est, Z)
+    columns = est.columns_
+    means = {}
+    for j in np.flatnonzero((columns.kinds == "categorical") & missing.any(axis=0)):
+        p = probs[:, j, : columns.n_levels[j]]
+        levels = columns.numeric_levels[j]
+        fill[:, j] = p.argmax(axis=1)
+        if levels is not None:
+            means[j] = (p @ levels) / p.sum(axis=1)
+    out = columns.complete(X, fill, missing)
+    for j, mean in means.items():
+        rows = np.flatnonzero(missing[:, j])
+        if hasattr(out, "iloc"):
+            out[out.columns[j]] = out.iloc[:, j].astype(np.float64)
+            out.iloc[rows, j] = mean[rows]
+        else:
+            out[rows, j] = mean[rows]
+    return out
+
+
+def modes(est, Z):
+    """Engine values that fill each missing entry with its most probable value given the
+    observed entries of its row: the level for categorical columns (seen levels only),
+    the conditional mean for Gaussian ones."""
+    probs, fill = marginals(est, Z)
+    for j in np.flatnonzero(est.columns_.kinds == "categorical"):
+        fill[:, j] = probs[:, j, : est.n_categories_[j]].argmax(axis=1)
+    return fill
+
+
+def by_name(spec, names, label):
+    """Column names in ``spec`` as indices (other specs unchanged)."""
+    if spec is None or isinstance(spec, np.ndarray) and spec.dtype.kind in "biu":
+        return spec
+    items = [spec] if isinstance(spec, str) else list(spec) if np.ndim(spec) == 1 else None
+    if items is None or not any(isinstance(v, str) for v in items):
+        return spec
+    if names is None:
+        raise ValueError(f"{label} names columns ({items[:3]}), but the model was fitted without names.")
+    index = {str(name): j for j, name in enumerate(names)}
+    unknown = [v for v in items if isinstance(v, str) and v not in index]
+    if unknown:
+        raise ValueError(f"{label} names unknown column(s) {unknown}; the columns are {list(names)}.")
+    return np.array([index[v] if isinstance(v, str) else v for v in items], dtype=np.int64)
 
 
 def conditional_log_prob(est, X, query, evidence):

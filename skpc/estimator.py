@@ -9,29 +9,23 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from skpc import _dask, _queries
 from skpc._backend import get_backend, to_host, to_output
 from skpc._dask import is_dask_array
-from skpc._validation import check_input_types, check_memory, check_values, column_summary, row_chunks
+from skpc._model_file import ModelFileMixin
+from skpc.columns import Columns, as_table, is_frame, row_chunks
 from skpc.engine import Circuit
+from skpc.engine.memory import check_memory
+from skpc.engine.parallel import single_threaded_blas
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 from skpc.solvers import SOLVERS, check_options, step_size_at
 from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn
 
-#: Input dtypes used as they are (no copy of a large array or memmap); others become
-#: float64. Batches are converted to the circuit's dtype one at a time.
-KEPT_DTYPES = [np.float64, np.float32, np.uint8, np.int8, np.uint16, np.int16, np.int32, np.int64]
-
 #: HCLT's mutual information is estimated on at most this many rows (sampled).
 MAX_STRUCTURE_ROWS = 200_000
-
-#: Integer-valued columns with at most this many levels (0..K-1) are categorical
-#: under ``leaf="auto"``.
-AUTO_MAX_CATEGORIES = 64
 
 #: ``structure="hclt"`` with ``n_latents="auto"``: a mixture of HCLTs with 16 states per
 #: latent from this many training rows on, 8 below (where bigger trees overfit); with
@@ -39,6 +33,11 @@ AUTO_MAX_CATEGORIES = 64
 #: the validation sets of the five debd data sets (benchmarks/RESULTS_learning.md).
 AUTO_MANY_ROWS = 5000
 AUTO_HCLT_STATES = 64
+
+#: Parameters that fix the circuit ``fit`` builds: changing one under ``warm_start``
+#: builds a new circuit (with a warning) instead of continuing the fitted one.
+STRUCTURAL_PARAMS = ("structure", "n_latents", "structure_params", "leaf", "n_categories", "handle_unknown",
+                     "dtype", "device", "min_var", "reg_covar")
 
 #: ``n_latents="auto"`` for a single HCLT and for the other structures.
 DEFAULT_LATENTS = 32
@@ -49,26 +48,15 @@ AUTO_EPOCHS, AUTO_EPOCHS_FEW_ROWS = 50, 20
 
 
 def _one_blas_thread(method):
-    """Run ``method`` with single-threaded BLAS when the circuit's products are small.
-
-    The engine's matrix products are many small ones (k x k by k x batch); below k = 256
-    OpenBLAS's threads cost more to synchronise than they save: on 2 cores, 2 threads
-    made an EM epoch on plants 1.4x (k=128) to 2.8x (k=64) slower, and up to 15x slower
-    when the other core was busy; at k=256 they made it 1.4x faster (benchmarks/RESULTS.md).
-    """
+    """Run ``method`` with single-threaded BLAS: the engine uses the cores itself, one
+    thread per core over tiles of rows (:mod:`skpc.engine.parallel`)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        k = getattr(self, "n_latents_", self.n_latents)
-        k = DEFAULT_LATENTS if k == "auto" else k
-        with threadpool_limits(limits=1 if k < SMALL_PRODUCTS_BELOW else None, user_api="blas"):
+        with single_threaded_blas():
             return method(self, *args, **kwargs)
 
     return wrapper
-
-
-#: Below this many latents per region, BLAS runs single-threaded (see _one_blas_thread).
-SMALL_PRODUCTS_BELOW = 256
 
 
 def _child_generator(random_state):
@@ -76,12 +64,21 @@ def _child_generator(random_state):
     return np.random.default_rng(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _column_name(est, j):
-    names = getattr(est, "feature_names_in_", None)
-    return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
+def _float_dtype(dtype):
+    """``dtype`` as a numpy float dtype (float32 or float64), as numpy spells it."""
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        out = None
+    if out not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise InvalidParameterError(
+            f"The 'dtype' parameter of PCDensityEstimator must be float32 or float64 (a string, a numpy "
+            f"type or a numpy dtype), got {dtype!r}."
+        )
+    return out
 
 
-class PCDensityEstimator(DensityMixin, BaseEstimator):
+class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     """Density estimation with a probabilistic circuit.
 
     The circuit's structure is built from the training data (a hidden Chow-Liu tree by
@@ -132,14 +129,32 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         (on the validation set when ``early_stopping=True``).
     pseudocount : float, default=0.001
         Smoothing of every M-step.
-    n_categories : "auto", int or array-like of int, default="auto"
-        Support size of categorical columns; ``"auto"`` uses the largest value seen + 1.
-    leaf : {"auto", "categorical", "gaussian"} or array-like of str, default="auto"
-        Input distribution per column. ``"auto"``: a column whose observed values are
-        integers in ``0..AUTO_MAX_CATEGORIES-1`` (0..63) is categorical, any other
-        (fractional, negative or larger values) is Gaussian; with an explicit
-        ``n_categories`` every column is categorical. A single type applies to every
-        column; an array gives one type per column and overrides the rule.
+    n_categories : "auto", int, array-like or dict, default="auto"
+        Declared levels of integer-coded categorical columns: ``K`` makes a column
+        categorical over the codes ``0..K-1`` (also those absent from the training
+        data); ``0`` or ``None`` makes it not categorical (Gaussian); ``"auto"`` leaves it
+        to ``leaf``. A single value applies to every column, an array gives one per
+        column, a dict maps column names (or indices) to values. The fitted
+        ``n_categories_`` has the same format.
+    leaf : {"auto", "categorical", "gaussian"}, array-like of str or dict, default="auto"
+        Input distribution per column. ``"auto"``: non-numeric (strings, objects),
+        boolean and pandas ``category`` columns are categorical over their observed
+        levels (a category column over all its categories); a numeric column whose
+        observed values are all integers is categorical when it has at most
+        ``min(32, sqrt(n))`` distinct values (``n``: its observed entries; so that each
+        level has on average ``sqrt(n)`` rows); every other column is Gaussian. A single
+        type applies to every column, an array gives one per column, a dict maps column
+        names (or indices) to types; the fitted ``leaf_types_`` has the same format.
+        ``verbose`` prints the choice.
+    handle_unknown : {"score", "error"}, default="score"
+        A categorical value never seen in training (a new level in a test fold, say):
+        ``"score"`` gives it the probability of the column's "unseen" category, which
+        each input unit holds out of the pseudocount (about
+        ``pseudocount / ((K + 1) * flow)``, where ``flow`` is the unit's share of the
+        training rows: far below any seen level), so it scores finite and low and the
+        row can be flagged as unlikely; queries treat it as evidence in the same way.
+        ``"error"`` raises a ValueError naming the column and the value, as
+        :class:`~sklearn.preprocessing.OneHotEncoder` does.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its log-likelihood stops
         improving, and keep the best epoch's parameters.
@@ -151,10 +166,17 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         default fit stopped there (validation -52.82 against -52.68 for the full
         budget; nltcs stopped at epoch 26, -5.963 against -5.946).
     warm_start : bool, default=False
-        Continue from the fitted circuit instead of building a new one.
+        Continue from the fitted circuit instead of building a new one. When a parameter
+        that fixes the circuit (``STRUCTURAL_PARAMS``: ``structure``, ``n_latents``,
+        ``structure_params``, ``leaf``, ``n_categories``, ``dtype``, ``device``,
+        ``min_var``, ``reg_covar``) changed since it was built, ``fit`` warns and builds a
+        new one.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
-        ``1`` prints one line per epoch.
+        ``1`` prints one line per epoch; ``2`` also one line per mini-batch update (its
+        rows, all ``batches_per_update`` mini-batches of it, mean log-likelihood before
+        the update, and step size). Full-batch EM has no
+        mini-batches: ``2`` prints what ``1`` prints.
     device : {"cpu", "gpu", "auto"}, default="cpu"
         Where the circuit lives and computes (``"auto"``: the GPU when cupy finds one).
         Inputs may be numpy or device (cupy) arrays; results are numpy arrays, except
@@ -163,7 +185,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         queries on device input return device arrays, and so does ``sample``. On the GPU,
         passes run in chunks of at most ``batch_size`` rows sized to the free device
         memory.
-    dtype : {"float32", "float64"}, default="float32"
+    dtype : {"float32", "float64"} or numpy float type, default="float32"
+        The circuit's float type (``np.float32``, ``np.dtype("float64")`` and the
+        strings are all accepted). Whatever it is, observed entries of the input pass
+        through the completing queries (``sample_conditional``, ``predict_mpe``) bit for
+        bit.
     structure_params : dict or None, default=None
         Options of the structure builder. ``"hclt"``: ``n_components`` ("auto"), the
         number of HCLTs; more than one builds a mixture of HCLTs
@@ -182,13 +208,16 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         ``"pd"``: ``image_shape`` (a square image when the number of columns is a
         square) and ``delta`` ((4, 2)).
     min_var : float, default=1e-3
-        Floor of the variance of Gaussian input units after every M-step (in the units
-        of the data squared; for full-covariance units, the floor of the covariance's
-        eigenvalues).
+        Floor of the variance of Gaussian input units after every M-step, relative to
+        each column's variance (Gaussian columns are standardised before the circuit
+        sees them, so scaling a column by ``c`` changes every log-density by exactly
+        ``-log|c|``; for full-covariance units, the floor of the covariance's
+        eigenvalues in standardised units).
     reg_covar : float, default=0.0
         Added to the variance of Gaussian input units (the diagonal of full-covariance
         ones) in every M-step, before the ``min_var`` floor, as
-        :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``. Where ``min_var`` only
+        :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``, in the units of the
+        standardised columns (GaussianMixture on standardised data). Where ``min_var`` only
         lifts the smallest variances, this shrinks every covariance toward a sphere,
         which helps full covariances fitted on few rows per column. Only used by the EM
         solvers (``"em"``, ``"minibatch_em"``, ``"anemone"``); ``"adam"`` ignores it.
@@ -226,9 +255,14 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         Epoch budget of the last ``fit`` (``max_iter`` with ``"auto"`` resolved).
     structure_ : RegionGraph
     leaf_types_ : ndarray of str
-        Input distribution of each column.
+        Input distribution of each column (``"categorical"`` or ``"gaussian"``).
     n_categories_ : ndarray of int
-        Categories of each column (0 for Gaussian columns).
+        Levels of each categorical column seen in training or declared (0 for Gaussian
+        columns); the circuit holds one more, "unseen" (see ``handle_unknown``).
+    columns_ : skpc.columns.Columns
+        What each column is: kind, levels (``columns_.levels[j]``, in code order),
+        location and scale of Gaussian columns, names and input dtypes. Outputs are
+        decoded through it into the input's types.
     n_iter_ : int
         Epochs run.
     converged_ : bool
@@ -275,8 +309,10 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         "max_iter": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "pseudocount": [Interval(Real, 0, None, closed="left")],
-        "n_categories": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), "array-like"],
-        "leaf": [StrOptions({"auto", "categorical", "gaussian"}), "array-like"],
+        "n_categories": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left"), "array-like",
+                         dict, None],
+        "leaf": [StrOptions({"auto", "categorical", "gaussian"}), "array-like", dict],
+        "handle_unknown": [StrOptions({"score", "error"})],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -284,7 +320,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "device": [StrOptions({"cpu", "gpu", "auto"})],
-        "dtype": [StrOptions({"float32", "float64"})],
+        "dtype": [StrOptions({"float32", "float64"}), type, np.dtype],
         "structure_params": [dict, None],
         "min_var": [Interval(Real, 0, None, closed="neither")],
         "reg_covar": [Interval(Real, 0, None, closed="left")],
@@ -307,6 +343,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         pseudocount=0.001,
         n_categories="auto",
         leaf="auto",
+        handle_unknown="score",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -334,6 +371,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.pseudocount = pseudocount
         self.n_categories = n_categories
         self.leaf = leaf
+        self.handle_unknown = handle_unknown
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -350,68 +388,30 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.batches_per_update = batches_per_update
         self.momentum = momentum
 
-    # -- input checks -------------------------------------------------------------------------
+    # -- input checks (the data layer, skpc/columns) -----------------------------------------
     def _validate_X(self, X, reset):
-        X = to_host(X)  # validation runs on the host (see to_host)
-        check_input_types(X)
-        X = validate_data(
-            self, X, reset=reset, dtype=KEPT_DTYPES, ensure_all_finite=False,
-            ensure_min_samples=1,
-        )
-        dtype = self.circuit_.dtype if hasattr(self, "circuit_") else self.dtype
-        check_values(X, getattr(self, "feature_names_in_", None), dtype)
+        """The user's ``X`` as a DataFrame or a 2-D ndarray, with names and width checked."""
+        X = as_table(to_host(X))  # validation runs on the host (see to_host)
+        validate_data(self, X, reset=reset, skip_check_array=True)
         return X
 
-    def _resolve_leaves(self, X, summary):
-        d = X.shape[1]
-        for j in np.flatnonzero(summary["observed"] == 0):
-            raise ValueError(f"{_column_name(self, j)} has no observed value (all NaN); drop it.")
-        if isinstance(self.leaf, str) and self.leaf != "auto":
-            kinds = np.array([self.leaf] * d)
-        elif isinstance(self.leaf, str):
-            integral = summary["integral"] & (summary["max"] < AUTO_MAX_CATEGORIES)
-            kinds = np.where(integral, "categorical", "gaussian")
-            if not isinstance(self.n_categories, str):
-                kinds[:] = "categorical"
-        else:
-            kinds = np.asarray(self.leaf, dtype=str)
-            if kinds.shape != (d,):
-                raise ValueError(f"leaf has {kinds.size} entries, expected one per column ({d}).")
-            bad = set(kinds) - {"categorical", "gaussian"}
-            if bad:
-                raise ValueError(f"unknown leaf type(s) {sorted(bad)}; use 'categorical' or 'gaussian'.")
-        categorical = kinds == "categorical"
-        if isinstance(self.n_categories, str):
-            top = np.where(categorical, np.maximum(summary["max"], 0), -1)  # -1: Gaussian column
-            n_cat = top.astype(np.int64) + 1
-        else:
-            n_cat = np.broadcast_to(np.asarray(self.n_categories), (d,)).astype(np.int64).copy()
-            if np.any(n_cat[categorical] < 1):
-                raise ValueError("n_categories must be at least 1 for every categorical column.")
-            n_cat[~categorical] = 0
-        return kinds, n_cat
+    def _encode(self, X, dtype=np.float64):
+        """The engine's codes of a validated ``X`` (see :meth:`Columns.encode`)."""
+        return self.columns_.encode(X, dtype)
 
-    def _check_categories(self, X):
-        """Raise ValueError naming the column and value of any out-of-support entry."""
-        columns = np.flatnonzero(self.n_categories_ > 0)
-        if not len(columns):
-            return
-        support = self.n_categories_[columns]
-        for rows in row_chunks(X.shape[0]):
-            chunk = np.asarray(X[rows][:, columns], dtype=np.float64)
-            with np.errstate(invalid="ignore"):
-                bad = ~np.isnan(chunk) & ((chunk != np.round(chunk)) | (chunk < 0) | (chunk >= support))
-            if bad.any():
-                i, c = np.argwhere(bad)[0]
-                j = columns[c]
-                raise ValueError(
-                    f"{_column_name(self, j)} is categorical with categories 0..{self.n_categories_[j] - 1}, "
-                    f"got value {chunk[i, c]:g}."
-                )
+    def _fit_columns(self, X, summary=None):
+        names = getattr(self, "feature_names_in_", None)
+        self.columns_ = Columns(self.leaf, self.n_categories, self.handle_unknown).fit(X, names, summary)
+        self.leaf_types_, self.n_categories_ = self.columns_.kinds, self.columns_.n_levels
+        if self.verbose:
+            print("columns:\n" + self.columns_.describe(), flush=True)
 
     # -- building -------------------------------------------------------------------------------
-    def _build(self, X, rng, summary=None):
+    def _build(self, X, rng):
+        """Structure and circuit from the engine's codes ``X`` of the training rows."""
         backend = get_backend(self.device)
+        dtype = _float_dtype(self.dtype)
+        n_codes = self.columns_.n_codes
         self.n_latents_ = DEFAULT_LATENTS if self.n_latents == "auto" else self.n_latents
         if isinstance(self.structure, RegionGraph):
             graph = self.structure
@@ -426,31 +426,32 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             # Mutual information needs pairwise counts only: a sample of rows suffices.
             sample = X if X.shape[0] <= MAX_STRUCTURE_ROWS else X[np.sort(
                 rng.choice(X.shape[0], MAX_STRUCTURE_ROWS, replace=False))]
-            n_cat = np.where(self.leaf_types_ == "categorical", self.n_categories_, 0)
+            n_cat = n_codes
             if n_components == 1:
                 graph = hclt(sample, n_cat)
             else:
                 graph = hclt_mixture(np.asarray(sample), n_components, n_cat, random_state=rng)
-        summary = column_summary(X) if summary is None else summary
-        mean, std = summary["mean"], np.where(summary["std"] > 0, summary["std"], 1.0)
 
         def make_leaf(kind, variables):
             variables = np.asarray(variables)
             if kind == "categorical":
-                n_cat = self.n_categories_[variables]
-                return Categorical(variables, self.n_latents_, n_cat, backend, self.dtype, rng)
-            options = dict(min_var=self.min_var, reg_covar=self.reg_covar, data_mean=mean[variables],
-                           data_std=std[variables])
+                return Categorical(variables, self.n_latents_, n_codes[variables], backend, dtype, rng,
+                                   unseen=self.columns_.unseen)
+            # Gaussian columns arrive standardised: the start and the floors are relative
+            # to each column's scale.
+            zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
+            options = dict(min_var=self.min_var, reg_covar=self.reg_covar, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
-                return MultivariateGaussian(variables, self.n_latents_, backend, self.dtype, rng, data=X,
+                return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
                                             **options)
-            return Gaussian(variables, self.n_latents_, backend, self.dtype, rng, **options)
+            return Gaussian(variables, self.n_latents_, backend, dtype, rng, **options)
 
-        check_memory(graph, self.n_latents_, self.leaf_types_, self.n_categories_,
-                     min(self.batch_size, X.shape[0]), self.dtype, backend)
+        check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),
+                     dtype, backend)
         self.structure_ = graph
         self.device_ = backend.name
-        self.circuit_ = Circuit(graph, self.n_latents_, make_leaf, self.leaf_types_, backend, self.dtype, rng)
+        self._built_with = self._structural()
+        self.circuit_ = Circuit(graph, self.n_latents_, make_leaf, self.leaf_types_, backend, dtype, rng)
 
     # -- fitting ------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -479,12 +480,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self._check_solver_options()
         if is_dask_array(X):
             return self._fit_dask(X)
-        warm = self.warm_start and hasattr(self, "circuit_")
+        warm = self._continues()
         X = self._validate_X(X, reset=not warm)
         if not warm:
-            summary = column_summary(X)
-            self.leaf_types_, self.n_categories_ = self._resolve_leaves(X, summary)
-        self._check_categories(X)
+            self._fit_columns(X)
+        X = self._encode(X, _float_dtype(self.dtype) if not warm else self.circuit_.dtype)
         rng = check_random_state(self.random_state)
         rows, valid_rows = np.arange(X.shape[0]), None
         if self.early_stopping:
@@ -496,12 +496,21 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
         def work():
             if not warm:
-                self._build(X if valid_rows is None else X[rows], rng, summary)
+                self._build(X if valid_rows is None else X[rows], rng)
             X_valid = None if valid_rows is None else X[valid_rows]
             self._train(lambda solver, shuffle, epoch: self._run_epoch(
-                X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng)
+                X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng,
+                self._jacobian_total(X, rows))
 
         return self._interruptible(warm, work)
+
+    def _jacobian_total(self, X, rows=None):
+        """Sum over ``X[rows]`` of the standardisation's log-Jacobian (see ``_log_likelihood``):
+        what turns the circuit's summed log-likelihood into the user's units."""
+        if not np.any(self.columns_.kinds == "gaussian"):
+            return 0.0
+        rows = np.arange(X.shape[0]) if rows is None else rows
+        return float(sum(self.columns_.log_jacobian(X[rows[sl]]).sum() for sl in row_chunks(len(rows))))
 
     def _interruptible(self, warm, work):
         """Run ``work()``; on Ctrl-C go back to the last complete epoch (see ``fit``)."""
@@ -541,23 +550,50 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 progress = (epoch * n_updates + i) / (n_epochs * n_updates)
                 a = step_size_at(self.step_size, self.schedule, progress, self.final_step_size,
                                  self.schedule_warmup)
+            if self.verbose >= 2:
+                mean = float(circuit.backend.to_numpy(batch_total)) / len(part)
+                print(f"  batch {i + 1:4d}/{n_updates}  rows {len(part)}  train {mean:.4f}  step {a:.4g}",
+                      flush=True)
             solver.update(circuit, stats, len(part), a)
         return total
+
+    def _structural(self):
+        """The parameters that fix the circuit, in a form that compares with ``==``."""
+        return {name: np.asarray(value).tolist() if isinstance(value, (np.ndarray, list, tuple)) else value
+                for name, value in self.get_params(deep=False).items() if name in STRUCTURAL_PARAMS}
+
+    def _continues(self):
+        """Whether ``fit`` continues the fitted circuit (``warm_start``, nothing structural changed)."""
+        if not (self.warm_start and hasattr(self, "circuit_")):
+            return False
+        built = getattr(self, "_built_with", None)
+        now = self._structural()
+        changed = [name for name in STRUCTURAL_PARAMS if built is not None and built[name] != now[name]]
+        if changed:
+            warnings.warn(
+                f"warm_start=True, but {', '.join(f'{n}={now[n]!r} (was {built[n]!r})' for n in changed)} "
+                "changed since the circuit was built; a new circuit is built and fitted from the start.",
+                UserWarning,
+            )
+            return False
+        return True
 
     def _fit_dask(self, X):
         """``fit`` on a dask array: E-steps run per block where the data live."""
         if self.early_stopping:
             raise ValueError("early_stopping is not available for dask arrays; hold out validation data.")
-        warm = self.warm_start and hasattr(self, "circuit_")
+        warm = self._continues()
+        X = _dask.known_chunks(X)
         blocks = _dask.row_blocks(X)
         head = self._validate_X(np.asarray(X[:MAX_STRUCTURE_ROWS].compute()), reset=not warm)
         if not warm:
-            summary = column_summary(sums=_dask.sums(blocks))
-            self.leaf_types_, self.n_categories_ = self._resolve_leaves(head, summary)
-        _dask.check(blocks, self._check_categories)
+            keep = Columns(self.leaf).keep_levels(head.shape[1], getattr(self, "feature_names_in_", None))
+            self._fit_columns(head, _dask.summarise(blocks, keep))
+        _dask.check(blocks, self.columns_.check, X.chunks[0])
+        blocks = _dask.encoded(blocks, self.columns_)
         rng = check_random_state(self.random_state)
         if not warm:
-            self._build(head, rng, summary)
+            self._build(self.columns_.encode(head)[: head.shape[0]], rng)
         n = X.shape[0]
 
         def run_epoch(solver, shuffle, epoch):
@@ -571,17 +607,20 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
                 total += self._run_epoch(block, np.arange(len(block)), solver, shuffle, epoch, self.max_iter_)
             return total
 
-        return self._interruptible(warm, lambda: self._train(run_epoch, n, None, rng))
+        jacobian = sum(_dask.compute_each(blocks, self._jacobian_total))
+        return self._interruptible(warm, lambda: self._train(run_epoch, n, None, rng, jacobian))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_one_blas_thread
     def partial_fit(self, X, y=None):
         """One streaming pass of mini-batch updates over ``X``.
 
-        The first call builds the structure from ``X`` (so it should be representative,
-        and ``n_categories`` should be given when later pieces may hold larger
-        categories); each call then runs the solver over ``X`` in batches of
-        ``batch_size`` with a constant ``step_size``. With ``solver="em"`` a call is one
+        The first call builds the structure and the column description from ``X`` (so
+        it should be representative: a level that only later pieces hold is learned as
+        its column's "unseen" category; declare the levels with ``n_categories`` or a
+        pandas ``category`` dtype when later pieces may hold new ones); each call then
+        runs the solver over ``X`` in batches of ``batch_size`` with a constant
+        ``step_size``. With ``solver="em"`` a call is one
         full-batch EM step on ``X``. A dask array is streamed block by block.
 
         Parameters
@@ -602,12 +641,11 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         first = not hasattr(self, "circuit_")
         X = self._validate_X(X, reset=first)
         if first:
-            summary = column_summary(X)
-            self.leaf_types_, self.n_categories_ = self._resolve_leaves(X, summary)
-        self._check_categories(X)
+            self._fit_columns(X)
+        X = self._encode(X)
         if first:
             rng = check_random_state(self.random_state)
-            self._build(X, rng, summary)
+            self._build(X, rng)
             self._stream = _child_generator(rng)
             self.n_iter_, self.converged_ = 0, False
             self.history_ = {"train_loglik": [], "seconds": []}
@@ -617,12 +655,17 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         solver = self._make_solver()
         total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
         self.n_iter_ += 1
-        self.history_["train_loglik"].append(float(self.circuit_.backend.to_numpy(total)) / X.shape[0])
+        total = float(self.circuit_.backend.to_numpy(total)) + self._jacobian_total(X)
+        self.history_["train_loglik"].append(total / X.shape[0])
         self.history_["seconds"].append(time.perf_counter() - start)
         return self
 
-    def _train(self, run_epoch, n, X_valid, rng):
-        """Epochs of ``run_epoch`` over ``n`` rows, with history, early stopping and convergence."""
+    def _train(self, run_epoch, n, X_valid, rng, jacobian=0.0):
+        """Epochs of ``run_epoch`` over ``n`` rows, with history, early stopping and convergence.
+
+        ``jacobian`` is the rows' summed log-Jacobian (``_jacobian_total``), added to each
+        epoch's total so that the training log-likelihood is in the user's units.
+        """
         circuit = self.circuit_
         solver = self._make_solver()
         shuffle = _child_generator(rng)
@@ -635,7 +678,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             self.max_iter_ = self.max_iter
         for epoch in range(self.max_iter_):
             total = run_epoch(solver, shuffle, epoch)
-            history["train_loglik"].append(float(circuit.backend.to_numpy(total)) / n)
+            history["train_loglik"].append((float(circuit.backend.to_numpy(total)) + jacobian) / n)
             history["seconds"].append(time.perf_counter() - start)
             if X_valid is not None:
                 history["valid_loglik"].append(float(np.mean(self._log_likelihood(X_valid))))
@@ -694,11 +737,15 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         )
 
     def _log_likelihood(self, X):
+        """Log-density of each row of the engine's codes ``X`` in the user's units: the
+        circuit's value plus the Jacobian of the standardisation of Gaussian columns."""
         circuit = self.circuit_
         out = np.empty(X.shape[0], dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
-            values = circuit.root_values(circuit.forward(circuit.to_device(X[sl])))
-            out[sl] = circuit.backend.to_numpy(values)
+            Z = X[sl]
+            rows = circuit.to_device(_queries.padded(Z, circuit.backend))
+            values = circuit.log_likelihood(rows, len(rows))  # in tiles, on the engine's threads
+            out[sl] = circuit.backend.to_numpy(values)[: len(Z)] + self.columns_.log_jacobian(Z)
         return out
 
     # -- queries ------------------------------------------------------------------------------
@@ -719,9 +766,7 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        self._check_categories(X)
-        return self._log_likelihood(X)
+        return self._log_likelihood(self._encode(self._validate_X(X, reset=False)))
 
     @_one_blas_thread
     def score(self, X, y=None):
@@ -750,9 +795,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
-            Categorical columns hold their integer categories (as floats). A numpy array,
-            or a device array when the model lives on the GPU and array-API dispatch is on
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+            In the types of the training data: a DataFrame with the same columns and
+            dtypes when the model was fitted on one (strings as strings, integers as
+            integers, categories as categories); else a float64 array whose categorical
+            columns hold their levels (an object array when some levels are not numbers).
+            A device array when the model lives on the GPU and array-API dispatch is on
             (``sklearn.set_config(array_api_dispatch=True)``): with no input to follow,
             samples stay where the model is.
         """
@@ -760,7 +808,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         empty = np.full((n_samples, self.n_features_in_), np.nan)
-        return self._output(self._descend(empty, "sample", random_state), None)
+        out = self.columns_.decode(self._descend(empty, "sample", random_state))
+        return out if is_frame(out) or out.dtype == object else self._output(out, None)
 
     def _descend(self, X, mode, random_state):
         circuit = self.circuit_
@@ -854,47 +903,24 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         self.n_iter_, self.history_ = checkpoint["n_iter_"], checkpoint["history_"]
         self.converged_ = False
 
-    def save(self, path):
-        """Write the fitted model to ``path`` in skpc's safe file format (no pickle).
-
-        See :func:`skpc.io.save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        from skpc.io import save  # noqa: PLC0415 -- skpc.io imports this module
-
-        save(self, path)
-
-    @classmethod
-    def load(cls, path, device="cpu"):
-        """Read a model written by :meth:`save`; see :func:`skpc.io.load`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : {"cpu", "gpu", "auto"}, default="cpu"
-            Where the loaded circuit lives.
-
-        Returns
-        -------
-        estimator : PCDensityEstimator
-        """
-        from skpc.io import load  # noqa: PLC0415
-
-        return load(path, device=device)
-
     # -- conditional queries (implemented in skpc/_queries.py) -----------------------------------
     def _output(self, out, X):
         """Query results for the input ``X`` as given: numpy, or device arrays (``to_output``)."""
         return to_output(out, X, self.circuit_.backend)
 
     def _check_query_X(self, X):
+        """The validated user ``X``, its engine codes as an ndarray, and its missing mask."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        self._check_categories(X)
-        return np.asarray(X, dtype=np.float64)
+        Z = np.asarray(self._encode(X), dtype=np.float64)
+        return X, Z, np.isnan(Z)
+
+    def _completed(self, X, Z, X_given):
+        """``X`` with its missing entries from the engine values ``Z`` (observed entries
+        bit for bit), in ``X``'s type; numpy results follow ``to_output``."""
+        X_host, _, missing = X
+        out = self.columns_.complete(X_host, Z, missing)
+        return out if is_frame(out) or out.dtype == object else self._output(out, X_given)
 
     @_one_blas_thread
     def sample_conditional(self, X, random_state=None):
@@ -911,9 +937,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        X_filled : ndarray of shape (n_samples, n_features)
+        X_filled : ndarray or DataFrame of shape (n_samples, n_features)
+            ``X``'s type (a DataFrame keeps its columns and dtypes); observed entries
+            are copied bit for bit.
         """
-        return self._output(self._descend(self._check_query_X(X), "sample", random_state), X)
+        query = self._check_query_X(X)
+        return self._completed(query, self._descend(query[1], "sample", random_state), X)
 
     @_one_blas_thread
     def predict_mpe(self, X, return_log_prob=False, exact_limit=4096):
@@ -946,11 +975,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             Gaussian columns) of each completed row; subtract ``score_samples(X)`` for the
             conditional one.
         """
-        X_host = self._check_query_X(X)
+        query = self._check_query_X(X)
         if not isinstance(exact_limit, Integral) or exact_limit < 0:
             raise ValueError(f"exact_limit must be a non-negative integer, got {exact_limit!r}.")
-        out = _queries.mpe(self, X_host, exact_limit)
-        return self._output((out, self._log_likelihood(out)) if return_log_prob else out, X)
+        Z = _queries.mpe(self, query[1], exact_limit)
+        out = self._completed(query, Z, X)
+        return (out, self._output(self._log_likelihood(Z), X)) if return_log_prob else out
 
     @_one_blas_thread
     def conditional_marginals(self, X):
@@ -970,14 +1000,19 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
             categorical entry, a one-hot of the value for an observed one, zeros for
             Gaussian columns.
         """
-        return self._output(_queries.marginals(self, self._check_query_X(X))[0], X)
+        proba = _queries.marginals(self, self._check_query_X(X)[1])[0]
+        proba = proba[:, :, : max(1, int(self.n_categories_.max()))]
+        beyond = np.arange(proba.shape[2]) >= self.n_categories_[:, None]  # incl. "unseen"
+        proba[:, beyond] = 0.0
+        return self._output(proba, X)
 
     @_one_blas_thread
     def conditional_mean(self, X):
         """Fill the NaN entries of each row with ``E[x_j | observed entries]``, exactly.
 
-        For a categorical column this treats the categories 0, 1, ... as numbers (an
-        ordinal mean).
+        For a categorical column whose levels are numbers this is the mean of its levels
+        under ``p(x_j | observed)`` (an ordinal mean); a column with other levels
+        (strings) takes its most probable level.
 
         Parameters
         ----------
@@ -985,9 +1020,12 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        X_filled : ndarray of shape (n_samples, n_features)
+        X_filled : ndarray or DataFrame of shape (n_samples, n_features)
+            ``X``'s type; observed entries are copied bit for bit.
         """
-        return self._output(_queries.marginals(self, self._check_query_X(X))[1], X)
+        query = self._check_query_X(X)
+        out = _queries.conditional_means(self, *query)
+        return out if is_frame(out) or out.dtype == object else self._output(out, X)
 
     @_one_blas_thread
     def conditional_log_prob(self, X, query, evidence=None):
@@ -1000,8 +1038,9 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Query and evidence entries must be observed (not NaN).
-        query : array-like of int, or bool mask of shape (n_features,) or (n_samples, n_features)
-            The columns (or entries) whose probability is asked.
+        query : array-like of int or str, or bool mask of shape (n_features,) or (n_samples, n_features)
+            The columns (indices, or names on a model fitted with names) or entries whose
+            probability is asked.
         evidence : same as query, or None, default=None
             The conditioning columns (or entries); ``None`` uses every observed entry that
             is not a query entry. An empty evidence gives the marginal ``log p(x_query)``.
@@ -1010,4 +1049,8 @@ class PCDensityEstimator(DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
-        return self._output(_queries.conditional_log_prob(self, self._check_query_X(X), query, evidence), X)
+        names = getattr(self, "feature_names_in_", None)
+        query, evidence = (_queries.by_name(spec, names, label) for spec, label in
+                           ((query, "query"), (evidence, "evidence")))
+        Z = self._check_query_X(X)[1]
+        return self._output(_queries.conditional_log_prob(self, Z, query, evidence), X)

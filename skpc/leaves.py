@@ -81,20 +81,34 @@ class Categorical(InputLayer):
         padded with zero-probability categories.
     rng : numpy.random.Generator or None
         Source of random initial probabilities (uniform when None).
+    unseen : bool
+        The last category of each variable stands for "a value not seen in training":
+        it starts with a negligible probability, keeps what the M-step's pseudocount
+        gives it (training data never holds it), and is never drawn or picked.
     """
 
     kind = "categorical"
 
-    def __init__(self, variables, n_units, n_categories, backend, dtype, rng=None):
+    #: Initial probability of the "unseen" category, relative to the others.
+    UNSEEN_START = 1e-6
+
+    def __init__(self, variables, n_units, n_categories, backend, dtype, rng=None, unseen=False):
         super().__init__(variables, n_units, backend, dtype)
         xp = backend.xp
         self.n_categories = np.asarray(n_categories, dtype=np.int64)
         self.max_categories = int(self.n_categories.max())
+        self.unseen = bool(unseen)
         valid = np.arange(self.max_categories)[None, :] < self.n_categories[:, None]
         self.valid = xp.asarray(valid[:, :, None].astype(self.dtype))
-        self._last_category = xp.asarray(self.n_categories - 1)[:, None]
+        # Values that can be drawn or picked: every category but "unseen".
+        n_known = self.n_categories - int(self.unseen)
+        known = np.arange(self.max_categories)[None, :] < n_known[:, None]
+        self._known = xp.asarray(known[:, None, :])  # (r, 1, C)
+        self._last_category = xp.asarray(n_known - 1)[:, None]
         shape = (self.n_regions, self.max_categories, self.n_units)
         init = np.exp(-2.0 * rng.random(shape)) if rng is not None else np.ones(shape)
+        if self.unseen:
+            init[np.arange(self.n_regions), n_known] *= self.UNSEEN_START
         self.set_params((xp.asarray(init.astype(self.dtype)) * self.valid,), normalise=True)
 
     def set_params(self, params, normalise=False):
@@ -108,7 +122,7 @@ class Categorical(InputLayer):
         ones = xp.ones((self.n_regions, self.n_units, 1), dtype=self.dtype)
         table = xp.concatenate([xp.transpose(self.probs, (0, 2, 1)), ones], axis=2)
         self._table = xp.ascontiguousarray(table)
-        self._cum = xp.cumsum(self._table[:, :, :-1], axis=2)
+        self._cum = xp.cumsum(xp.where(self._known, self._table[:, :, :-1], 0), axis=2)
 
     @property
     def params(self):
@@ -136,7 +150,7 @@ class Categorical(InputLayer):
         table = self._table
         if mode == "max":
             table = table.copy()
-            table[:, :, -1] = table[:, :, :-1].max(axis=2)
+            table[:, :, -1] = xp.where(self._known, table[:, :, :-1], 0).max(axis=2)
         xp.matmul(table, onehot, out=values)
         scale[...] = 0.0
 
@@ -180,7 +194,7 @@ class Categorical(InputLayer):
             u = rng.random(units.shape, dtype=self.dtype)[..., None] * cum[..., -1:]
             value = xp.minimum((cum <= u).sum(axis=2), self._last_category)
         else:
-            value = xp.argmax(self._table[rows, k, :-1], axis=2)
+            value = xp.argmax(xp.where(self._known, self._table[rows, k, :-1], -1), axis=2)
         return xp.where(miss & (units >= 0), value.astype(x.dtype), x)
 
 

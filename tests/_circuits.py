@@ -106,6 +106,19 @@ def all_states(n_categories):
     return np.array(list(itertools.product(*(range(k) for k in n_categories))), dtype=np.float64)
 
 
+def states_with_unseen(n_categories):
+    """Every joint state of an estimator's categorical columns with levels ``0..K-1``,
+    each column also taking the value ``K`` (never seen in training: the "unseen"
+    category), and a mask of the rows whose values are all known levels.
+
+    The estimator's distribution over these states sums to 1; the known rows alone
+    sum to slightly less (the "unseen" category holds a share of the pseudocount).
+    """
+    n_categories = np.asarray(n_categories)
+    states = all_states(n_categories + 1)
+    return states, np.all(states < n_categories, axis=1)
+
+
 def log_p(circuit, X):
     return circuit.log_likelihood(np.asarray(X, dtype=np.float64), max(1, len(X)))
 

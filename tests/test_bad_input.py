@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skpc import PCDensityEstimator
 from skpc._backend import CPU
-from skpc._validation import check_memory, circuit_bytes
+from skpc.engine.memory import check_memory, circuit_bytes
 from skpc.structures import RegionGraph
 
 KW = dict(n_latents=2, max_iter=2, random_state=0)
@@ -30,12 +30,16 @@ def fitted():
     return PCDensityEstimator(**KW).fit(_data())
 
 
-def _states(n_categories):
-    return np.array(list(itertools.product(*[range(int(c)) for c in n_categories])), dtype=float)
+def _states(pc, unseen=True):
+    """Every joint state over each column's levels and, with ``unseen``, one value never seen
+    in training (the largest level + 1), for a model of numeric categorical columns."""
+    values = [np.append(lv, lv.max() + 1) if unseen else lv for lv in pc.columns_.levels]
+    return np.array(list(itertools.product(*values)), dtype=float)
 
 
 def _total_probability(pc):
-    return np.exp(pc.score_samples(_states(pc.n_categories_))).sum()
+    """Total probability of the levels plus "unseen" of every column (1 when normalised)."""
+    return np.exp(pc.score_samples(_states(pc))).sum()
 
 
 # -- shapes --------------------------------------------------------------------------------------
@@ -59,10 +63,12 @@ def test_one_dimensional_and_three_dimensional_input():
 def test_one_row_fits_a_normalised_model_over_the_rows_categories():
     row = np.array([[2.0, 0.0, 1.0]])
     pc = PCDensityEstimator(**KW, dtype="float64").fit(row)
-    np.testing.assert_array_equal(pc.n_categories_, [3, 1, 2])
+    # The levels are the observed values: one per column.
+    np.testing.assert_array_equal(pc.n_categories_, [1, 1, 1])
+    assert [lv.tolist() for lv in pc.columns_.levels] == [[2.0], [0.0], [1.0]]
     assert _total_probability(pc) == pytest.approx(1.0, abs=1e-9)
     # The training row is the most likely state.
-    states = _states(pc.n_categories_)
+    states = _states(pc)
     np.testing.assert_array_equal(states[np.argmax(pc.score_samples(states))], row[0])
 
 
@@ -87,14 +93,20 @@ def test_region_graph_of_the_wrong_size():
 
 
 # -- values --------------------------------------------------------------------------------------
-def test_constant_categorical_column_has_probability_one():
+def test_constant_categorical_column_has_probability_one_but_the_unseen_share():
     X = _data()
     X[:, 1] = 0.0
     pc = PCDensityEstimator(**KW, dtype="float64").fit(X)
     assert pc.n_categories_[1] == 1
     marginal = X.copy()
     marginal[:, 1] = np.nan
-    np.testing.assert_allclose(pc.score_samples(X), pc.score_samples(marginal), atol=1e-12)
+    unseen = X.copy()
+    unseen[:, 1] = 1.0
+    # Its one level and "unseen" make up the whole marginal; the level holds almost all of it.
+    both = np.logaddexp(pc.score_samples(X), pc.score_samples(unseen))
+    np.testing.assert_allclose(both, pc.score_samples(marginal), atol=1e-12)
+    gap = pc.score_samples(X) - pc.score_samples(marginal)
+    assert np.all((gap < 0) & (gap > -1e-2))
 
 
 @pytest.mark.parametrize("solver", ["em", "anemone", "minibatch_em"])
@@ -136,20 +148,35 @@ def test_infinite_values_are_rejected_with_row_and_column(fitted, value):
         fitted.score_samples(X)
 
 
-def test_values_too_large_for_float32_name_the_column_and_the_fix():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_values_too_large_for_float32_are_standardised_first(dtype):
+    """A column at the 1e30 scale is standardised in float64 before the circuit sees it: the
+    fit is that of the column divided by 1e30, and log-densities drop by log(1e30)."""
     X = np.random.default_rng(0).normal(size=(30, 2))
-    X[3, 1] = 1e30
-    with pytest.raises(ValueError, match=r"column 1 has the value 1e\+30 at row 3.*dtype='float64'"):
-        PCDensityEstimator(**KW).fit(X)
-    pc = PCDensityEstimator(**KW, dtype="float64").fit(X)
-    assert np.all(np.isfinite(pc.score_samples(X)))
+    big = X.copy()
+    big[:, 1] *= 1e30
+    pc = PCDensityEstimator(**KW, dtype=dtype).fit(big)
+    small = PCDensityEstimator(**KW, dtype=dtype).fit(X)
+    assert list(pc.leaf_types_) == ["gaussian", "gaussian"]
+    assert pc.columns_.scale[1] == pytest.approx(1e30 * X[:, 1].std(), rel=1e-12)
+    scores = pc.score_samples(big)
+    assert np.all(np.isfinite(scores))
+    np.testing.assert_allclose(scores, small.score_samples(X) - np.log(1e30), rtol=1e-5)
 
 
 def test_values_outside_the_support_at_score_time(fitted):
     X = _data()
     X[3, 1] = 3.0
-    with pytest.raises(ValueError, match=r"column 1 is categorical with categories 0..2, got value 3\b"):
-        fitted.score_samples(X)
+    # An unseen value scores finite and below every seen value of its column.
+    scores = fitted.score_samples(X)
+    assert np.all(np.isfinite(scores))
+    seen = [fitted.score_samples(np.r_[X[3, :1], c, X[3, 2:]][None])[0] for c in range(3)]
+    assert scores[3] < min(seen) - 1
+    # handle_unknown="error" raises, naming the column, the value, the row and the fix.
+    strict = PCDensityEstimator(**KW, handle_unknown="error").fit(_data())
+    message = r"column 1 is categorical and got the value 3.0 at row 3, not seen in training .*handle_unknown"
+    with pytest.raises(ValueError, match=message):
+        strict.score_samples(X)
 
 
 def test_negative_and_fractional_values_of_categorical_columns():
@@ -157,17 +184,33 @@ def test_negative_and_fractional_values_of_categorical_columns():
     for bad in (-1.0, 0.5):
         Y = X.copy()
         Y[4, 0] = bad
-        message = rf"column 0 is categorical with categories 0..2, got value {bad:g}\b"
-        with pytest.raises(ValueError, match=message):
-            PCDensityEstimator(**KW, leaf="categorical").fit(Y)
-        # Under leaf="auto" such a column is continuous (documented).
+        pc = PCDensityEstimator(**KW, leaf="categorical", dtype="float64").fit(Y)
+        # The observed values are the levels, whatever their sign or spacing.
+        assert pc.columns_.levels[0].tolist() == sorted([bad, 0.0, 1.0, 2.0])
+        assert _total_probability(pc) == pytest.approx(1.0, abs=1e-9)
+        # Under leaf="auto" a few integer levels are categorical, a fractional value Gaussian.
         pc = PCDensityEstimator(**KW).fit(Y)
-        assert list(pc.leaf_types_) == ["gaussian", "categorical", "categorical"]
+        expected = "categorical" if bad == -1.0 else "gaussian"
+        assert list(pc.leaf_types_) == [expected, "categorical", "categorical"]
+
+
+def test_sparse_negative_integer_levels_are_categorical():
+    X = np.random.default_rng(3).choice([-1.0, 3.0, 7.0], size=(60, 2))
+    pc = PCDensityEstimator(**KW, dtype="float64").fit(X)
+    assert list(pc.leaf_types_) == ["categorical", "categorical"]
+    np.testing.assert_array_equal(pc.n_categories_, [3, 3])
+    assert _total_probability(pc) == pytest.approx(1.0, abs=1e-9)
+    assert np.all(np.isin(pc.sample(200, random_state=0), [-1.0, 3.0, 7.0]))
 
 
 def test_n_categories_smaller_than_the_data():
-    with pytest.raises(ValueError, match=r"column \d is categorical with categories 0..1, got value 2\b"):
-        PCDensityEstimator(**KW, n_categories=2).fit(_data())
+    with pytest.raises(ValueError, match=r"column \d is categorical and got the value 2.0 at row \d+"):
+        PCDensityEstimator(**KW, n_categories=2, handle_unknown="error").fit(_data())
+    # Under handle_unknown="score" the value 2 is "unseen": declared levels stay 0..1.
+    pc = PCDensityEstimator(**KW, n_categories=2).fit(_data())
+    np.testing.assert_array_equal(pc.n_categories_, [2, 2, 2])
+    assert np.all(np.isfinite(pc.score_samples(_data())))
+    assert np.all(np.isin(pc.sample(100, random_state=0), [0.0, 1.0]))
 
 
 def test_missing_values_at_score_time_are_marginalised(fitted):
@@ -178,23 +221,63 @@ def test_missing_values_at_score_time_are_marginalised(fitted):
 
 
 # -- dtypes --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("convert", [lambda X: X.astype(object), lambda X: X.astype(str), np.ndarray.tolist])
-def test_numeric_objects_strings_and_lists_match_floats(fitted, convert):
+@pytest.mark.parametrize("convert", [lambda X: X.astype(object), np.ndarray.tolist])
+def test_numeric_objects_and_lists_match_floats(fitted, convert):
     X = _data()
     np.testing.assert_array_equal(fitted.score_samples(convert(X)), fitted.score_samples(X))
     pc = PCDensityEstimator(**KW).fit(convert(X))
     np.testing.assert_array_equal(pc.circuit_.get_params()[0][0], fitted.circuit_.get_params()[0][0])
 
 
-@pytest.mark.parametrize("bad, error", [("a", ValueError), (None, TypeError), ("1,5", ValueError),
-                                        ({"x": 1}, TypeError)])
-def test_non_numeric_objects_and_strings_name_column_and_value(bad, error):
+def test_numeric_strings_are_string_levels(fitted):
+    """Strings are levels, even when they spell numbers: '0.0' < '1.0' < '2.0' sort as the
+    numbers do, so the codes and the fit are those of the floats; a float is not among them."""
+    X = _data()
+    pc = PCDensityEstimator(**KW).fit(X.astype(str))
+    assert list(pc.leaf_types_) == ["categorical"] * 3
+    assert pc.columns_.levels[0].tolist() == ["0.0", "1.0", "2.0"]
+    np.testing.assert_array_equal(pc.circuit_.get_params()[0][0], fitted.circuit_.get_params()[0][0])
+    np.testing.assert_array_equal(pc.score_samples(X.astype(str)), fitted.score_samples(X))
+    # The numeric model takes the strings as unseen values, far below the real fit.
+    assert np.all(fitted.score_samples(X.astype(str)) < fitted.score_samples(X) - 5)
+
+
+@pytest.mark.parametrize("bad", ["a", "1,5"])
+def test_a_string_in_an_object_column_is_a_level(fitted, bad):
     X = _data().astype(object)
     X[2, 1] = bad
-    with pytest.raises(error, match=rf"column 1 holds the non-numeric value {re.escape(repr(bad))}"):
+    pc = PCDensityEstimator(**KW).fit(X)
+    assert pc.leaf_types_[1] == "categorical"
+    assert pc.columns_.levels[1].tolist() == [0.0, 1.0, 2.0, bad]  # numbers first, then text
+    assert np.all(np.isfinite(pc.score_samples(X)))
+    # Its marginal over the four levels and a value never seen sums to 1.
+    rows = np.full((5, 3), np.nan, dtype=object)
+    rows[:, 1] = [0.0, 1.0, 2.0, bad, "never seen"]
+    marginal = np.exp(pc.score_samples(rows))
+    assert marginal.sum() == pytest.approx(1.0, rel=1e-5) and 0 < marginal[4] < marginal[:4].min()
+    # The other columns are as in the numeric data.
+    np.testing.assert_array_equal(pc.columns_.levels[0], fitted.columns_.levels[0])
+
+
+def test_none_in_an_object_column_is_a_missing_value():
+    X = _data().astype(object)
+    X[2, 1] = None
+    Y = _data()
+    Y[2, 1] = np.nan
+    pc = PCDensityEstimator(**KW).fit(X)
+    np.testing.assert_array_equal(pc.score_samples(X), PCDensityEstimator(**KW).fit(Y).score_samples(Y))
+
+
+@pytest.mark.parametrize("bad", [{"x": 1}, [1, 2]])
+def test_containers_in_an_object_column_name_column_and_value(bad):
+    X = _data().astype(object)
+    X[2, 1] = bad
+    message = (rf"column 1 holds {re.escape(repr(bad))} \({type(bad).__name__}\): "
+               "the argument must be a string or a number")
+    with pytest.raises(TypeError, match=message):
         PCDensityEstimator(**KW).fit(X)
-    with pytest.raises(ValueError, match=rf"column 1 holds the non-numeric value {str(bad)!r}"):
-        PCDensityEstimator(**KW).fit(X.astype(str))
+    with pytest.raises(TypeError, match=message):
+        PCDensityEstimator(**KW).fit(_data()).score_samples(X)
 
 
 def test_booleans_are_two_categories():
@@ -205,8 +288,10 @@ def test_booleans_are_two_categories():
 
 
 def test_complex_data_is_rejected():
-    with pytest.raises(ValueError, match="Complex data not supported: column 0 has the complex dtype"):
+    with pytest.raises(ValueError, match="Complex data not supported: X has the complex dtype"):
         PCDensityEstimator(**KW).fit(_data() + 0j)
+    with pytest.raises(ValueError, match="Complex data not supported: column 0 has the complex dtype"):
+        PCDensityEstimator(**KW).fit(_data()[:, :1] + 0j)
     frame = pd.DataFrame({"a": _data()[:, 0], "z": _data()[:, 1] + 1j})
     with pytest.raises(ValueError, match=r"column 1 \('z'\) has the complex dtype"):
         PCDensityEstimator(**KW).fit(frame)
@@ -229,8 +314,10 @@ def test_dataframe_with_feature_names(fitted):
         pc.score_samples(frame[["c", "b", "a"]])
     bad = frame.copy()
     bad.loc[3, "c"] = 7
-    with pytest.raises(ValueError, match=r"column 2 \('c'\) is categorical with categories 0..2, got .*7"):
-        pc.score_samples(bad)
+    assert np.isfinite(pc.score_samples(bad)[3])  # scored as "unseen"
+    strict = PCDensityEstimator(**KW, handle_unknown="error").fit(frame)
+    with pytest.raises(ValueError, match=r"column 2 \('c'\) is categorical and got the value 7.0 at row 3"):
+        strict.score_samples(bad)
 
 
 def test_dataframe_without_feature_names(fitted):
@@ -248,10 +335,24 @@ def test_dataframe_with_numeric_categorical_dtype_uses_the_values(fitted):
     np.testing.assert_array_equal(pc.score_samples(frame), fitted.score_samples(X))
 
 
-def test_dataframe_with_string_categories_names_the_column():
+def test_dataframe_with_string_categories_is_normalised_over_levels_and_unseen():
     frame = pd.DataFrame({"a": [0.0, 1.0, 0.0], "colour": pd.Categorical(["red", "blue", "red"])})
-    with pytest.raises(ValueError, match=r"column 1 \('colour'\) is categorical with non-numeric categories"):
-        PCDensityEstimator(**KW).fit(frame)
+    pc = PCDensityEstimator(**KW, dtype="float64").fit(frame)
+    assert list(pc.leaf_types_) == ["categorical", "categorical"]
+    assert pc.columns_.levels[1].tolist() == ["blue", "red"]
+    # Each column's levels and one value it never saw ("green", 2): total probability 1.
+    states = pd.DataFrame(list(itertools.product([0.0, 1.0, 2.0], ["blue", "red", "green"])),
+                          columns=["a", "colour"])
+    scores = pc.score_samples(states)
+    assert np.exp(scores).sum() == pytest.approx(1.0, abs=1e-9)
+    assert np.all(np.isfinite(scores))
+    for a in range(3):  # "green" is below both seen colours, whatever the value of a
+        block = scores[3 * a: 3 * a + 3]
+        assert block[2] < block[:2].min()
+    strict = PCDensityEstimator(**KW, handle_unknown="error").fit(frame)
+    message = r"column 1 \('colour'\) is categorical and got the value 'green' at row 2"
+    with pytest.raises(ValueError, match=message):
+        strict.score_samples(states[:3])
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
@@ -316,10 +417,13 @@ def test_memory_estimate_counts_exactly_what_the_circuit_allocates():
     X = np.c_[_data(n=30, d=4), np.random.default_rng(1).normal(size=30)]
     for dtype in ("float32", "float64"):
         pc = PCDensityEstimator(n_latents=5, max_iter=1, batch_size=16, dtype=dtype).fit(X)
-        params, work = circuit_bytes(pc.structure_, 5, pc.leaf_types_, pc.n_categories_, 16, dtype)
+        # The circuit holds K + 1 categories per categorical column (levels and "unseen").
+        np.testing.assert_array_equal(pc.columns_.n_codes, np.r_[pc.n_categories_[:4] + 1, 0])
+        params, work = circuit_bytes(pc.structure_, 5, pc.leaf_types_, pc.columns_.n_codes, 16, dtype)
+        Z = np.asarray(pc.columns_.encode(X))  # the engine's codes
         circuit = pc.circuit_
         assert params == circuit.n_parameters() * np.dtype(dtype).itemsize
-        ws = circuit.forward(circuit.to_device(X[:16]))
+        ws = circuit.forward(circuit.to_device(Z[:16]))
         inputs = [a for p in ws.inputs for a in (p if isinstance(p, tuple) else [p])]
         assert ws.logs is not None  # a Gaussian column: exact log-densities are kept
         arrays = [ws.values, ws.flow, ws.scale, ws.logs, *ws.prods, *ws.mixed, *ws.pscales, *inputs]

@@ -13,8 +13,8 @@ from sklearn import config_context
 
 import skpc.estimator
 from skpc import PCDensityEstimator, PCImputer
-from skpc._validation import memory_needed
 from skpc.engine import Circuit
+from skpc.engine.memory import memory_needed
 from tests.strict_backend import DeviceArray, DeviceLeak, StrictBackend, strict
 
 

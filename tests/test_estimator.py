@@ -12,6 +12,7 @@ from _circuits import (
     kronecker_graph,
     partitions_graph,
     state_counts,
+    states_with_unseen,
 )
 from scipy.special import logsumexp
 from sklearn.base import clone
@@ -120,7 +121,7 @@ def test_score_is_the_mean_of_score_samples(X):
 
 def test_score_samples_marginalises_missing_values(X):
     pc = _small(dtype="float64", random_state=0).fit(X)
-    states = all_states(CATS)
+    states, _ = states_with_unseen(CATS)  # a missing entry may also be an unseen value
     joint = pc.score_samples(states)
     query = np.array([[np.nan, 2, np.nan, 1, np.nan], [1, np.nan, np.nan, np.nan, np.nan]])
     expected = [logsumexp(joint[np.all((states == q) | np.isnan(q), axis=1)]) for q in query]
@@ -136,7 +137,9 @@ def test_a_given_region_graph_is_used_as_the_structure(graph, cats, solver):
     data = chain_data(cats, 200, seed=9)
     pc = _small(structure=graph, n_latents=3, solver=solver, dtype="float64", random_state=0).fit(data)
     assert pc.structure_ is graph and pc.circuit_.graph is graph
-    assert abs(np.exp(pc.score_samples(all_states(cats))).sum() - 1) < 1e-9
+    states, known = states_with_unseen(cats)
+    p = np.exp(pc.score_samples(states))
+    assert abs(p.sum() - 1) < 1e-9 and 0 < 1 - p[known].sum() < 1e-3
     assert pc.history_["train_loglik"][-1] > pc.history_["train_loglik"][0]
     with pytest.raises(ValueError, match="covers 4 variables, X has 3 columns"):
         _small(structure=kronecker_graph()).fit(data[:, :3])
@@ -147,10 +150,12 @@ def test_sample_shape_support_and_frequencies(X):
     samples = pc.sample(20000, random_state=0)  # several chunks of batch_size rows
     assert samples.shape == (20000, len(CATS))
     assert np.all((samples >= 0) & (samples < CATS) & (samples == np.round(samples)))
-    states = all_states(CATS)
+    states, known = states_with_unseen(CATS)
     p = np.exp(pc.score_samples(states))
     assert abs(p.sum() - 1) < 1e-6
-    assert chi_square_pvalue(state_counts(samples, CATS), p) > 1e-3
+    # Samples never take the unseen value: their law is the model's over the known levels.
+    np.testing.assert_array_equal(states[known], all_states(CATS))
+    assert chi_square_pvalue(state_counts(samples, CATS), p[known] / p[known].sum()) > 1e-3
     assert pc.sample(random_state=0).shape == (1, len(CATS))
 
 
@@ -168,6 +173,11 @@ def test_sample_of_mixed_data_has_finite_continuous_columns():
 def test_verbose_prints_one_line_per_epoch(X, capsys):
     pc = _small(verbose=1, random_state=0).fit(X)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    # First what each column is (one line per column), then one line per epoch.
+    assert lines[0] == "columns:"
+    for j, (line, k) in enumerate(zip(lines[1 : 1 + len(CATS)], CATS, strict=True)):
+        assert line.strip().startswith(f"column {j}: categorical, {k} levels (")
+    lines = lines[1 + len(CATS):]
     assert len(lines) == pc.n_iter_ == 3
     for epoch, (line, ll) in enumerate(zip(lines, pc.history_["train_loglik"], strict=True), start=1):
         assert f"epoch    {epoch}/3" in line and f"{ll:.4f}" in line and "left" in line
@@ -222,3 +232,31 @@ def test_early_stopping_keeps_the_best_epoch_below_tol():
     assert pc.history_["valid_loglik"] == full.history_["valid_loglik"][:best + 1]
     stopped = _overfitting(max_iter=best, n_iter_no_change=15).fit(X)
     np.testing.assert_allclose(pc.score_samples(X), stopped.score_samples(X), rtol=0, atol=1e-12)
+
+
+def test_verbose_2_adds_one_line_per_mini_batch(X, capsys):
+    pc = _small(verbose=2, batch_size=100, random_state=0).fit(X)  # 240 rows: 3 batches of 80
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines[0] == "columns:" and len(lines[1:6]) == 5  # verbose=1's block, one line per column
+    lines = lines[6:]
+    batches = [line for line in lines if line.lstrip().startswith("batch")]
+    assert len(lines) - len(batches) == pc.n_iter_ == 3
+    assert len(batches) == 3 * 3 and all("rows 80" in line and "step" in line for line in batches)
+    assert lines[3].startswith("epoch") and lines[:3] == batches[:3]
+
+
+def test_warm_start_rebuilds_when_a_structural_parameter_changes(X):
+    pc = _small(n_latents=2, random_state=0, warm_start=True).fit(X)
+    circuit = pc.circuit_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pc.set_params(max_iter=2).fit(X)  # not structural: continues the same circuit
+    assert pc.circuit_ is circuit
+    with pytest.warns(UserWarning, match=r"n_latents=3 \(was 2\) changed since the circuit was built"):
+        pc.set_params(n_latents=3).fit(X)
+    assert pc.circuit_ is not circuit and pc.n_latents_ == 3
+    fresh = _small(n_latents=3, max_iter=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(pc.score_samples(X), fresh.score_samples(X))
+    with pytest.warns(UserWarning, match="leaf="):
+        pc.set_params(leaf="categorical", n_categories=3).fit(X)

@@ -28,8 +28,15 @@ def blobs(n=300, d=3, seed=0):
     return centres[rng.integers(3, size=n)] + rng.normal(size=(n, d)) * rng.uniform(0.5, 1.5, size=d)
 
 
-def set_gmm_params(circuit, weights, means, variances):
-    """Copy a diagonal GMM (weights (k,), means (k, d), variances (k, d)) into the circuit."""
+def set_gmm_params(circuit, weights, means, variances, columns=None):
+    """Copy a diagonal GMM (weights (k,), means (k, d), variances (k, d)) into the circuit.
+
+    With ``columns`` (an estimator's ``columns_``) the GMM is in the user's units and is
+    converted to the standardised units the circuit sees: ``(mean - loc) / scale`` and
+    ``var / scale**2``.
+    """
+    if columns is not None:
+        means, variances = (means - columns.loc) / columns.scale, variances / columns.scale**2
     (leaf,), (root,) = circuit.leaves, circuit.sum_layers
     leaf.set_params((means.T.copy(), variances.T.copy()))
     root.set_params((weights[None, None, :].copy(),))
@@ -40,8 +47,17 @@ def test_factorised_mixture_is_diagonal_gmm():
     gmm = GaussianMixture(k, covariance_type="diag", random_state=0).fit(X)
     pc = PCDensityEstimator(structure=mixture_graph(3), n_latents=k, solver="em", max_iter=1,
                             dtype="float64", random_state=0).fit(X)
-    set_gmm_params(pc.circuit_, gmm.weights_, gmm.means_, gmm.covariances_)
+    # Gaussian columns are standardised with the training mean and (ddof=0) std.
+    np.testing.assert_allclose(pc.columns_.loc, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(pc.columns_.scale, X.std(axis=0), rtol=1e-12)
+    set_gmm_params(pc.circuit_, gmm.weights_, gmm.means_, gmm.covariances_, pc.columns_)
+    # score_samples adds the Jacobian -sum log(scale): densities in the user's units.
     np.testing.assert_allclose(pc.score_samples(X), gmm.score_samples(X), rtol=0, atol=1e-8)
+    # The same GMM fitted on the standardised data is the same circuit without that term.
+    Z = (X - pc.columns_.loc) / pc.columns_.scale
+    circuit = pc.circuit_
+    np.testing.assert_allclose(circuit.root_values(circuit.forward(Z)),
+                               gmm.score_samples(X) + np.log(pc.columns_.scale).sum(), rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize("reg_covar", [0.0, 0.3])
@@ -109,8 +125,8 @@ def test_auto_leaf_rule_and_mixed_circuit_integrates_to_one():
     assert pc.n_categories_.tolist() == [0, 3, 2]
     grid = np.linspace(-10, 12, 4001)
     total = 0.0
-    for a in range(3):
-        for b in range(2):
+    for a in range(4):  # the levels 0..2 and an unseen value, 3
+        for b in range(3):  # 0, 1 and an unseen value, 2
             rows = np.column_stack([grid, np.full_like(grid, a), np.full_like(grid, b)])
             total += integrate.simpson(np.exp(pc.score_samples(rows)), x=grid)
     assert abs(total - 1) < 1e-6
@@ -145,8 +161,8 @@ def test_marginals_with_nan_equal_integrals_and_sums():
             assert abs(pc.score_samples([[np.nan, a, b]])[0] - np.log(integral)) < 1e-6
     for x0 in (-1.0, 0.3, 2.5):
         for a in range(3):
-            # Categorical column missing: sum over its categories.
-            full = np.exp(pc.score_samples([[x0, a, 0], [x0, a, 1]])).sum()
+            # Categorical column missing: sum over its levels and an unseen value.
+            full = np.exp(pc.score_samples([[x0, a, 0], [x0, a, 1], [x0, a, 2]])).sum()
             assert abs(pc.score_samples([[x0, a, np.nan]])[0] - np.log(full)) < 1e-10
     # Everything missing: log 1.
     assert abs(pc.score_samples([[np.nan] * 3])[0]) < 1e-12
@@ -171,21 +187,32 @@ def test_variance_is_floored_by_min_var():
 def test_leaf_per_column_and_auto_rule():
     rng = np.random.default_rng(0)
     n = 200
+    # "auto": integer columns with at most min(32, max(2, isqrt(n))) = 14 levels are categorical.
     X = np.column_stack([
         rng.integers(0, 5, n),  # categorical
-        rng.integers(0, 64, n),  # categorical (largest level allowed by "auto": 63)
-        rng.integers(0, 5, n) + 64,  # integers reaching 64: Gaussian
-        -rng.integers(1, 3, n),  # negative integers: Gaussian
+        rng.integers(0, 64, n),  # 64 levels: Gaussian
+        rng.integers(0, 5, n) + 64,  # 5 levels, whatever their values: categorical
+        -rng.integers(1, 3, n),  # negative integers: categorical
         rng.normal(size=n),  # Gaussian
+        np.arange(n) % 14,  # 14 levels: categorical
+        np.arange(n) % 15,  # 15 levels: Gaussian
+        np.full(n, 3e6),  # a constant integer: categorical with one level
     ]).astype(float)
     pc = PCDensityEstimator(n_latents=2, max_iter=1, random_state=0).fit(X)
-    assert pc.leaf_types_.tolist() == ["categorical", "categorical", "gaussian", "gaussian", "gaussian"]
-    kinds = ["gaussian", "categorical", "gaussian", "gaussian", "gaussian"]
+    assert pc.leaf_types_.tolist() == ["categorical", "gaussian", "categorical", "categorical", "gaussian",
+                                       "categorical", "gaussian", "categorical"]
+    np.testing.assert_array_equal(pc.n_categories_, [5, 0, 5, 2, 0, 14, 0, 1])
+    np.testing.assert_array_equal(pc.columns_.levels[3], [-2.0, -1.0])
+    # With fewer rows the limit is lower: 14 levels on 195 rows (isqrt 13) are Gaussian.
+    pc = PCDensityEstimator(n_latents=2, max_iter=1, random_state=0).fit(X[:195, 5:6])
+    assert pc.leaf_types_.tolist() == ["gaussian"]
+    kinds = ["gaussian", "categorical"] + ["gaussian"] * 6
     pc = PCDensityEstimator(leaf=kinds, n_latents=2, max_iter=1, random_state=0).fit(X)
     assert pc.leaf_types_.tolist() == kinds
+    assert pc.n_categories_[1] == len(np.unique(X[:, 1]))
     assert [leaf.kind for leaf in pc.circuit_.leaves] == ["categorical", "gaussian"]
     with pytest.raises(ValueError, match="unknown leaf type"):
-        PCDensityEstimator(leaf=["poisson"] * 5, max_iter=1).fit(X)
+        PCDensityEstimator(leaf=["poisson"] * 8, max_iter=1).fit(X)
 
 
 def test_mutual_information_on_mixed_columns():
@@ -215,8 +242,8 @@ def test_far_apart_units_keep_exact_log_likelihood_and_finite_training(dtype):
     means, variances, weights = np.array([[0.0, 100.0], [100.0, 0.0]]), np.ones((2, 2)), np.array([0.3, 0.7])
     X = np.array([[0.0, 0.0], [100.0, 100.0], [0.0, 100.0], [50.0, 0.0]])
     pc = PCDensityEstimator(structure=mixture_graph(2), n_latents=2, solver="em", max_iter=1,
-                            dtype=dtype, random_state=0).fit(X)
-    set_gmm_params(pc.circuit_, weights, means, variances)
+                            leaf="gaussian", dtype=dtype, random_state=0).fit(X)
+    set_gmm_params(pc.circuit_, weights, means, variances, pc.columns_)
     exact = logsumexp(np.log(weights) + norm.logpdf(X[:, None, :], means, 1.0).sum(axis=2), axis=1)
     np.testing.assert_allclose(pc.score_samples(X), exact, rtol=1e-6 if dtype == "float32" else 1e-12)
     pc.set_params(warm_start=True).fit(X)  # one EM step from there: finite, normalised

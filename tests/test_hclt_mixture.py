@@ -1,9 +1,9 @@
 """The mixture-of-HCLTs structure: a normalised circuit over differing trees."""
 
-import itertools
 
 import numpy as np
 import pytest
+from _circuits import states_with_unseen
 
 from skpc import PCDensityEstimator
 from skpc.structures import hclt, hclt_mixture
@@ -33,7 +33,7 @@ def test_mixture_of_hclts_is_normalised_and_marginalises():
     X = _data()
     graph = hclt_mixture(X, 3, np.full(5, 2), random_state=0)
     pc = PCDensityEstimator(structure=graph, n_latents=3, max_iter=3, dtype="float64", random_state=0).fit(X)
-    states = np.array(list(itertools.product([0, 1], repeat=5)), dtype=float)
+    states, _ = states_with_unseen(np.full(5, 2))  # levels 0, 1 and the unseen value 2
     p = np.exp(pc.score_samples(states))
     assert abs(p.sum() - 1.0) < 1e-6
     # p(x0 = 1, x3 = 0) by brute force against the NaN marginal.
@@ -65,7 +65,7 @@ def test_estimator_option_builds_a_normalised_mixture():
                             dtype="float64", random_state=0).fit(X)
     assert pc.structure_.name == "hclt-mixture"
     assert len(pc.structure_.partitions[pc.structure_.root]) == 3
-    states = np.array(list(itertools.product([0, 1], repeat=5)), dtype=float)
+    states, _ = states_with_unseen(np.full(5, 2))
     assert abs(np.exp(pc.score_samples(states)).sum() - 1.0) < 1e-9
     # The bootstrap trees come from random_state: the same seed builds the same mixture.
     again = PCDensityEstimator(structure_params={"n_components": 3}, n_latents=3, max_iter=3,

@@ -1,10 +1,9 @@
 """PCImputer: scikit-learn compatibility and imputations checked against enumeration."""
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pytest
+from _circuits import states_with_unseen
 from sklearn.datasets import load_digits
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -43,8 +42,11 @@ def fitted():
     X = _data(500, 0)
     X[np.random.default_rng(1).random(X.shape) < 0.2] = np.nan  # fitted on incomplete data
     imp = PCImputer(n_latents=3, max_iter=10, dtype="float64", random_state=0).fit(X)
-    states = np.array(list(itertools.product(*[range(c) for c in CATS])), dtype=float)
-    return imp, states, np.exp(imp.estimator_.score_samples(states))
+    # Every state of the levels, each column also taking an unseen value (the rest of the mass).
+    states, known = states_with_unseen(CATS)
+    p = np.exp(imp.estimator_.score_samples(states))
+    assert p.sum() == pytest.approx(1.0, abs=1e-9)
+    return imp, states, p, known
 
 
 def _rows():
@@ -61,25 +63,28 @@ def _conditional(states, p, x):
 
 @pytest.mark.parametrize("strategy", ["mode", "mean", "mpe"])
 def test_strategies_match_enumeration(fitted, strategy):
-    imp, states, p = fitted
+    imp, states, p, known = fitted
     X = _rows()
     out = imp.set_params(strategy=strategy).transform(X)
     for x, y in zip(X, out, strict=True):
         w = _conditional(states, p, x)
-        if strategy == "mpe":
-            np.testing.assert_array_equal(y, states[np.argmax(w)])
+        if strategy == "mpe":  # the most probable completion by known levels
+            np.testing.assert_array_equal(y, states[np.argmax(w * known)])
             continue
         for j in range(len(x)):
             if not np.isnan(x[j]):
                 assert y[j] == x[j]
-            elif strategy == "mean":
-                assert y[j] == pytest.approx(w @ states[:, j], abs=1e-9)
+                continue
+            # p(x_j = c | observed) over the known levels c (other gaps summed over every value).
+            marginal = np.bincount(states[:, j].astype(int), weights=w)[: CATS[j]]
+            if strategy == "mean":
+                assert y[j] == pytest.approx(marginal @ np.arange(CATS[j]) / marginal.sum(), abs=1e-12)
             else:
-                assert y[j] == np.argmax(np.bincount(states[:, j].astype(int), weights=w))
+                assert y[j] == np.argmax(marginal)
 
 
 def test_sample_strategy_keeps_observed_and_is_seeded(fitted):
-    imp, states, p = fitted
+    imp, states, p, known = fitted
     X = _rows()
     imp.set_params(strategy="sample")
     a, b = imp.transform(X), imp.transform(X)
@@ -88,9 +93,9 @@ def test_sample_strategy_keeps_observed_and_is_seeded(fitted):
     np.testing.assert_array_equal(a[seen], X[seen])
     assert not np.isnan(a).any()
     assert np.all((a >= 0) & (a < CATS))
-    # Every completion has positive conditional probability.
+    # Every completion is of known levels and has positive conditional probability.
     for x, y in zip(X, a, strict=True):
-        assert _conditional(states, p, x)[np.all(states == y, axis=1)][0] > 0
+        assert _conditional(states[known], p[known], x)[np.all(states[known] == y, axis=1)][0] > 0
 
 
 def test_more_accurate_than_most_frequent_on_dependent_columns():
@@ -126,13 +131,19 @@ def test_feature_names_and_errors():
     assert list(imp.get_feature_names_out()) == ["a", "b", "c", "d"]
     assert not np.isnan(imp.transform(X)).any()
     X["c"] = np.nan
-    with pytest.raises(ValueError, match=r"column 2 has no observed value \(all NaN\)"):
+    with pytest.warns(UserWarning, match=r"without any observed values: column 2 \('c'\) \(dropped"):
         PCImputer(n_latents=2, max_iter=2).fit(X)
     with pytest.raises(ValueError, match="strategy"):
         PCImputer(strategy="median").fit(X)
     Z = _data(10, 7)
     Z[0, 0] = 7.0
-    # A plain array after fitting on a DataFrame warns (scikit-learn's rule) before the error.
-    with pytest.warns(UserWarning, match="feature names"), \
-            pytest.raises(ValueError, match="column 0 is categorical"):
-        imp.transform(Z)
+    Z[0, 1] = np.nan
+    # A plain array after fitting on a DataFrame warns (scikit-learn's rule). The unseen
+    # value 7 is evidence like any other: it is kept, and the row's gap is filled.
+    with pytest.warns(UserWarning, match="feature names"):
+        out = imp.transform(Z)
+    assert out[0, 0] == 7.0 and out[0, 1] in (0.0, 1.0)
+    strict = PCImputer(n_latents=2, max_iter=2, handle_unknown="error", random_state=0)
+    strict.fit(X.drop(columns="c"))
+    with pytest.raises(ValueError, match=r"column 0 \('a'\) is categorical and got the value 7.0 at row 0"):
+        strict.transform(pd.DataFrame(Z[:, [0, 1, 3]], columns=["a", "b", "d"]))

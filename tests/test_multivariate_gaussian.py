@@ -20,7 +20,7 @@ from structures_helpers import check_flows_by_finite_differences, flows, make_ci
 import skpc
 import skpc.estimator
 from skpc import PCDensityEstimator
-from skpc._validation import circuit_bytes, joint_temporary_bytes
+from skpc.engine.memory import circuit_bytes, joint_temporary_bytes
 from skpc.io import ModelFileError
 from skpc.solvers import EM, Adam
 from skpc.structures import RegionGraph, rat_spn
@@ -49,9 +49,18 @@ def random_gmm(k, d, seed):
     return rng.dirichlet(np.ones(k)), rng.normal(scale=2.0, size=(k, d)), cov
 
 
-def set_full_gmm(circuit, weights, means, covs):
-    """Copy a full-covariance GMM into the circuit of ``rat_spn(d, 0, 1, multivariate_leaves=True)``."""
+def set_full_gmm(circuit, weights, means, covs, columns=None):
+    """Copy a full-covariance GMM into the circuit of ``rat_spn(d, 0, 1, multivariate_leaves=True)``.
+
+    With ``columns`` (an estimator's ``columns_``) the GMM is in the user's units and is
+    converted to the standardised units the circuit sees: ``(mean - loc) / scale`` and
+    ``cov / outer(scale, scale)``.
+    """
     (leaf,), (root,) = circuit.leaves, circuit.sum_layers
+    if columns is not None:
+        scope = leaf.variables[0]
+        loc, scale = columns.loc[scope], columns.scale[scope]
+        means, covs = (means - loc) / scale, covs / np.outer(scale, scale)
     leaf.set_params((means[None].copy(), covs[None].copy()))
     root.set_params((weights[None, None, :].copy(),))
 
@@ -93,8 +102,15 @@ def test_full_covariance_mixture_equals_gaussian_mixture():
     pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=k, solver="em", max_iter=1,
                             dtype="float64", random_state=0).fit(X)
     assert pc.circuit_.leaves[0].kind == "multivariate_gaussian" and len(pc.circuit_.sum_layers) == 1
-    set_full_gmm(pc.circuit_, gmm.weights_, gmm.means_, gmm.covariances_)
+    set_full_gmm(pc.circuit_, gmm.weights_, gmm.means_, gmm.covariances_, pc.columns_)
+    # score_samples is in the user's units: the circuit's density of the standardised
+    # columns plus the Jacobian -sum log(scale).
     np.testing.assert_allclose(pc.score_samples(X), gmm.score_samples(X), rtol=0, atol=1e-8)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    gmm_z = GaussianMixture(k, covariance_type="full", random_state=0).fit(Z)
+    set_full_gmm(pc.circuit_, gmm_z.weights_, gmm_z.means_, gmm_z.covariances_)
+    np.testing.assert_allclose(pc.score_samples(X), gmm_z.score_samples(Z) - np.log(X.std(axis=0)).sum(),
+                               rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize("reg_covar", [0.0, 0.3])
@@ -120,7 +136,11 @@ def test_reg_covar_is_added_to_the_fitted_covariance(structure, structure_params
     pc = PCDensityEstimator(structure=structure, structure_params=structure_params, n_latents=1,
                             leaf="gaussian", solver="em", max_iter=2, reg_covar=reg, dtype="float64",
                             random_state=0).fit(X)
-    expected = np.cov(X, rowvar=False, bias=True) + reg * np.eye(3)
+    # Gaussian columns are standardised (ddof=0): reg_covar is added in those units, to a
+    # sample covariance that is then the correlation matrix.
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    np.testing.assert_allclose(pc.columns_.scale, X.std(axis=0), rtol=1e-12)
+    expected = np.cov(Z, rowvar=False, bias=True) + reg * np.eye(3)
     (leaf,) = pc.circuit_.leaves
     if structure == "rat":
         np.testing.assert_allclose(leaf.cov[0, 0], expected, rtol=1e-10)
@@ -185,14 +205,14 @@ def test_mpe_and_conditional_mean_are_the_conditional_gaussian_mean():
     pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=1, solver="em", max_iter=1,
                             dtype="float64", random_state=0).fit(correlated(n=100, d=4))
     mean, cov = random_gmm(1, 4, seed=7)[1:]
-    set_full_gmm(pc.circuit_, np.ones(1), mean, cov)
+    set_full_gmm(pc.circuit_, np.ones(1), mean, cov, pc.columns_)
     expected = np.array([conditional(mean[0], cov[0], x)[1] for x in X])
     np.testing.assert_allclose(pc.predict_mpe(X), expected, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(pc.conditional_mean(X), expected, rtol=1e-10, atol=1e-10)
     # With several components, the conditional mean weighs each unit's conditional mean.
     w, m, c = random_gmm(3, 4, seed=8)
     pc.set_params(n_latents=3).fit(correlated(n=100, d=4))
-    set_full_gmm(pc.circuit_, w, m, c)
+    set_full_gmm(pc.circuit_, w, m, c, pc.columns_)
     want = []
     for x in X:
         parts = [conditional(m[j], c[j], x) for j in range(3)]
@@ -270,7 +290,7 @@ def test_sample_moments_match_the_model():
     pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=2, solver="em", max_iter=1,
                             dtype="float64", random_state=0).fit(correlated(n=100))
     w, m, c = random_gmm(2, 3, seed=14)
-    set_full_gmm(pc.circuit_, w, m, c)
+    set_full_gmm(pc.circuit_, w, m, c, pc.columns_)
     S = pc.sample(20000, random_state=0)
     mean = w @ m
     cov = np.einsum("k,kij->ij", w, c + m[:, :, None] * m[:, None, :]) - np.outer(mean, mean)
@@ -282,7 +302,7 @@ def test_conditional_samples_keep_observed_entries_and_follow_the_conditional():
     pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=1, solver="em", max_iter=1,
                             dtype="float64", random_state=0).fit(correlated(n=100, d=4))
     _, m, c = random_gmm(1, 4, seed=15)
-    set_full_gmm(pc.circuit_, np.ones(1), m, c)
+    set_full_gmm(pc.circuit_, np.ones(1), m, c, pc.columns_)
     x = np.array([0.5, np.nan, -1.0, np.nan])
     S = pc.sample_conditional(np.repeat(x[None], 20000, axis=0), random_state=1)
     assert np.all(S[:, [0, 2]] == x[[0, 2]]) and not np.isnan(S).any()

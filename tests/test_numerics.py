@@ -87,11 +87,15 @@ def test_extreme_discrete_data_trains_without_nan_or_inf(name, solver, dtype):
     assert pc.score_samples(X[:1])[0] > pc.score_samples(unseen)[0]
 
 
-def test_a_single_category_has_probability_one():
-    # All zeros with the categories inferred: one category per column, p(x) = 1 exactly.
-    pc = PCDensityEstimator(n_latents=3, max_iter=2, random_state=0).fit(np.zeros((20, 3)))
+def test_a_single_category_has_probability_one_but_the_unseen_share():
+    # All zeros with the levels inferred: one level per column, plus "unseen" (the value 1 here).
+    pc = PCDensityEstimator(n_latents=3, max_iter=2, random_state=0, dtype="float64").fit(np.zeros((20, 3)))
     np.testing.assert_array_equal(pc.n_categories_, [1, 1, 1])
-    np.testing.assert_allclose(pc.score_samples(np.zeros((2, 3))), 0.0, atol=1e-6)
+    states = np.array(np.meshgrid([0.0, 1.0], [0.0, 1.0], [0.0, 1.0])).reshape(3, -1).T
+    assert np.exp(pc.score_samples(states)).sum() == pytest.approx(1.0, abs=1e-12)
+    # The seen state holds all but the unseen values' small share.
+    zero = pc.score_samples(np.zeros((2, 3)))
+    assert np.all((zero < 0) & (zero > -1e-2))
 
 
 @pytest.mark.parametrize("scale", [1e-6, 1e6])
@@ -100,6 +104,16 @@ def test_extreme_scales_of_continuous_data(scale, dtype):
     rng = np.random.default_rng(0)
     X = np.c_[rng.normal(size=(100, 2)) * scale, np.full(100, 3.0 * scale)]
     pc = PCDensityEstimator(n_latents=3, max_iter=3, random_state=0, dtype=dtype).fit(X)
+    # The constant 3e6 is an integer column with one level: categorical; 3e-6 is Gaussian.
+    third = "categorical" if scale > 1 else "gaussian"
+    assert pc.leaf_types_.tolist() == ["gaussian", "gaussian", third]
     assert _all_finite(pc)
-    assert np.all(pc.circuit_.leaves[0].var >= pc.circuit_.leaves[0].min_var)
+    (gaussian,) = [leaf for leaf in pc.circuit_.leaves if leaf.kind == "gaussian"]
+    assert np.all(gaussian.var >= gaussian.min_var)
     assert np.all(np.isfinite(pc.score_samples(X)))
+    # The Gaussian columns are standardised: the fit is that of the unit-scale data, and
+    # log-densities move by exactly -2 log(scale).
+    unit = PCDensityEstimator(n_latents=3, max_iter=3, random_state=0, dtype=dtype).fit(X[:, :2] / scale)
+    scaled = PCDensityEstimator(n_latents=3, max_iter=3, random_state=0, dtype=dtype).fit(X[:, :2])
+    np.testing.assert_allclose(scaled.score_samples(X[:, :2]), unit.score_samples(X[:, :2] / scale)
+                               - 2 * np.log(scale), rtol=1e-5 if dtype == "float32" else 1e-10)

@@ -92,7 +92,8 @@ def problems(draw, gaussian=True):
         batch_size=draw(st.integers(1, 32)),
         max_iter=draw(st.integers(1, 3)),
         leaf=kinds,
-        n_categories=n_cat,
+        # Declared levels 0..c-1 for categorical columns, 0 ("not categorical") for Gaussian ones.
+        n_categories=[c if kind == "categorical" else 0 for kind, c in zip(kinds, n_cat, strict=True)],
         dtype=draw(st.sampled_from(["float32", "float64"])),
         random_state=draw(st.integers(0, 100)),
     )
@@ -100,8 +101,9 @@ def problems(draw, gaussian=True):
 
 
 def _discrete_states(est):
-    """Every joint state of the categorical variables, Gaussian ones missing (NaN)."""
-    axes = [range(c) if c > 0 else [np.nan] for c in est.n_categories_]
+    """Every joint state of the categorical variables, each over its levels 0..c-1 and the
+    unseen value c; Gaussian ones missing (NaN)."""
+    axes = [range(c + 1) if c > 0 else [np.nan] for c in est.n_categories_]
     return np.array(list(itertools.product(*axes)), dtype=float)
 
 
@@ -115,6 +117,7 @@ def test_training_gives_finite_normalised_parameters(problem):
         if block.kind == "sum":
             np.testing.assert_allclose(block.weights.sum(axis=2), 1.0, rtol=TOL[est.dtype] * 10)
         elif block.kind == "categorical":
+            # Over the levels and "unseen" (padding rows hold 0).
             np.testing.assert_allclose(block.probs.sum(axis=1), 1.0, rtol=TOL[est.dtype] * 10)
             assert np.all(block.probs >= 0)
         else:
@@ -129,7 +132,8 @@ def test_normalisation_and_full_marginalisation(problem):
     tol = TOL[est.dtype]
     # Marginalising every variable gives log 1 = 0.
     assert abs(est.score_samples(np.full((1, X.shape[1]), np.nan))[0]) <= tol
-    # Summing over every discrete state (Gaussian variables marginalised) gives 1.
+    # Summing over every discrete state, unseen values included (Gaussian variables
+    # marginalised), gives 1.
     ll = est.score_samples(_discrete_states(est))
     assert np.all(np.isfinite(ll))
     assert abs(logsumexp(ll)) <= 10 * tol
@@ -148,14 +152,14 @@ def test_scores_do_not_depend_on_row_order_batch_size_or_marginalisation_route(p
     np.testing.assert_allclose(est.score_samples(X[perm]), ll[perm], rtol=tol, atol=tol)
     for batch in (1, data.draw(st.integers(1, 40))):
         np.testing.assert_allclose(est.set_params(batch_size=batch).score_samples(X), ll, rtol=tol, atol=tol)
-    # A missing categorical value equals the sum over its categories.
+    # A missing categorical value equals the sum over its levels and the unseen value.
     categorical = np.flatnonzero(est.n_categories_ > 0)
     if categorical.size:
         j = data.draw(st.sampled_from(categorical.tolist()))
         missing = X.copy()
         missing[:, j] = np.nan
         filled = []
-        for c in range(est.n_categories_[j]):
+        for c in range(est.n_categories_[j] + 1):
             Y = missing.copy()
             Y[:, j] = c
             filled.append(est.score_samples(Y))
@@ -183,11 +187,15 @@ def test_a_gaussian_variable_integrates_to_one(problem, seed):
     Xg = X.copy()
     Xg[:, 0] = rng.normal(size=len(X))
     kinds = ["gaussian"] + ["categorical"] * (X.shape[1] - 1)
-    est = est.set_params(leaf=kinds, dtype="float64").fit(Xg)
+    n_categories = [0, *est.get_params()["n_categories"][1:]]
+    est = est.set_params(leaf=kinds, n_categories=n_categories, dtype="float64").fit(Xg)
     gaussian = est.circuit_.leaves[[b.kind for b in est.circuit_.leaves].index("gaussian")]
-    sd = np.sqrt(gaussian.var)
+    # The unit's parameters are in standardised units: back to the column's.
+    loc, scale = est.columns_.loc[0], est.columns_.scale[0]
+    sd = np.sqrt(gaussian.var) * scale
+    mean = gaussian.mean * scale + loc
     # The trapezoid rule is spectrally accurate for Gaussians: a few points per sd suffice.
-    grid = np.linspace((gaussian.mean - 12 * sd).min(), (gaussian.mean + 12 * sd).max(), 4001)
+    grid = np.linspace((mean - 12 * sd).min(), (mean + 12 * sd).max(), 4001)
     assert grid[1] - grid[0] < sd.min() / 2
     rows = np.full((len(grid), X.shape[1]), np.nan)
     rows[:, 0] = grid

@@ -39,8 +39,14 @@ def test_partial_fit_over_pieces_improves_and_checks_features():
     assert est.score(X) > before
     with pytest.raises(ValueError, match="features"):
         est.partial_fit(X[:, :3])
-    with pytest.raises(ValueError, match="got value 2"):
-        est.partial_fit(np.full((5, X.shape[1]), 2.0))
+    # A value above the declared levels 0..1 is "unseen": it scores finite and low ...
+    unseen = np.full((5, X.shape[1]), 2.0)
+    assert np.all(np.isfinite(est.score_samples(unseen)))
+    assert est.score_samples(unseen).max() < est.score_samples(X).min()
+    # ... unless handle_unknown="error", which names the column, the value and the row.
+    strict = PCDensityEstimator(**KW, n_categories=2, handle_unknown="error").partial_fit(X[:300])
+    with pytest.raises(ValueError, match=r"column 0 is categorical and got the value 2.0 at row 0"):
+        strict.partial_fit(unseen)
 
 
 def test_memmap_of_bytes_is_not_converted_whole(tmp_path):
@@ -83,5 +89,49 @@ def test_dask_anemone_and_partial_fit_stream_blocks(client):
     streamed = PCDensityEstimator(**KW).partial_fit(Xd)
     assert streamed.n_iter_ == 3  # one update pass per block
     assert np.isfinite(streamed.score(X))
-    with pytest.raises(ValueError, match="got value 3"):
-        PCDensityEstimator(**KW, n_categories=2).fit(dask.from_array(np.full((10, 7), 3.0)))
+    bad = np.zeros((10, 7))
+    bad[:, 4] = 3.0
+    with pytest.raises(ValueError, match=r"column 4 is categorical and got the value 3.0 at row 0"):
+        PCDensityEstimator(**KW, n_categories=2, handle_unknown="error").fit(dask.from_array(bad))
+    # Under handle_unknown="score" the dask fit scores the value 3 as unseen, as numpy does
+    # (full-batch EM: the same model from blocks as from the array).
+    em = dict(KW, n_categories=2, solver="em", max_iter=2)
+    est = PCDensityEstimator(**em).fit(dask.from_array(X, chunks=(300, 7)))
+    local = PCDensityEstimator(**em).fit(X)
+    assert_allclose(est.score_samples(bad), local.score_samples(bad), rtol=1e-9)
+
+
+def test_dask_errors_count_rows_from_the_start_of_the_array(client):
+    """A bad value in a later block is reported at its row in the whole array, as for numpy."""
+    bad = np.zeros((20, 3))
+    bad[:, 1] = np.arange(20) % 2
+    bad[13, 2] = 3.0
+    strict = dict(n_latents=2, max_iter=1, n_categories=2, handle_unknown="error")
+    message = r"column 2 is categorical and got the value 3.0 at row 13\b"
+    with pytest.raises(ValueError, match=message):
+        PCDensityEstimator(**strict).fit(bad)
+    with pytest.raises(ValueError, match=message):
+        PCDensityEstimator(**strict).fit(dask.from_array(bad, chunks=(5, 3)))
+
+
+def test_dask_mini_batch_fits_depend_on_the_chunks_as_documented(client):
+    # docs/determinism.md: mini-batches are formed within blocks, so the chunking is part of
+    # the fit; the same chunking and seed give the same model.
+    X = _data(n=600)
+    fits = [PCDensityEstimator(**KW, max_iter=2).fit(dask.from_array(X, chunks=(rows, 7)))
+            for rows in (300, 300, 200)]
+    for a, b in zip(_params(fits[0]), _params(fits[1]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(_params(fits[0]), _params(fits[2]), strict=True))
+
+
+def test_dask_unknown_chunk_sizes_are_computed(client):
+    X = _data(n=600)
+    Xd = dask.from_array(X, chunks=(200, 7))
+    masked = Xd[Xd[:, 0] >= 0]  # every row, but dask no longer knows how many per block
+    assert np.isnan(masked.shape[0])
+    for solver in ("em", "anemone"):
+        known = PCDensityEstimator(**KW, solver=solver, max_iter=2).fit(Xd)
+        unknown = PCDensityEstimator(**KW, solver=solver, max_iter=2).fit(masked)
+        for a, b in zip(_params(known), _params(unknown), strict=True):
+            np.testing.assert_array_equal(a, b)

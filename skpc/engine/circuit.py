@@ -13,8 +13,9 @@ from collections import defaultdict
 import numpy as np
 
 from skpc._backend import CPU
-from skpc._validation import MIN_CHUNK_ROWS, circuit_bytes, rows_that_fit
+from skpc.engine import parallel
 from skpc.engine.layers import SumLayer
+from skpc.engine.memory import MIN_CHUNK_ROWS, circuit_bytes, rows_that_fit
 
 #: Kind of the input layers of regions over several variables (full-covariance Gaussians).
 MULTIVARIATE = "multivariate_gaussian"
@@ -41,6 +42,7 @@ class _Workspace:
         self.mixed = [xp.empty((L.n_folds, L.n_out, batch), dtype) for L in layers]
         self.pscales = [xp.empty((L.n_folds, batch), np.float64) for L in layers]
         self.inputs = [None] * len(circuit.leaves)
+        self.stats = None  # a tile's own statistics (see Circuit.accumulate), made on first use
 
 
 class Circuit:
@@ -169,12 +171,15 @@ class Circuit:
         return int(sum(p.size for params in self.get_params() for p in params))
 
     # -- passes ---------------------------------------------------------------------------
-    def workspace(self, batch):
-        ws = self._workspaces.get(batch)
+    def workspace(self, batch, slot=0):
+        """The buffers of a pass over ``batch`` rows; ``slot`` tells apart those used at once."""
+        key = (batch, slot)
+        ws = self._workspaces.get(key)
         if ws is None:
-            if len(self._workspaces) >= 3:  # a full batch, a last partial one, the top-down row
+            # A full batch or tile, a last partial one, the top-down row, for each slot.
+            if len(self._workspaces) >= 3 * parallel.THREADS:
                 self._workspaces.pop(next(iter(self._workspaces)))
-            ws = self._workspaces[batch] = _Workspace(self, batch)
+            ws = self._workspaces[key] = _Workspace(self, batch)
         return ws
 
     def forward(self, X, mode="sum"):
@@ -183,7 +188,9 @@ class Circuit:
         ``X`` is a ``(batch, n_variables)`` array on the backend, NaN where a value is
         missing (marginalised). ``mode="max"`` runs the max-product pass instead.
         """
-        ws = self.workspace(X.shape[0])
+        return self._forward(self.workspace(X.shape[0]), X, mode)
+
+    def _forward(self, ws, X, mode="sum"):
         for i, (leaf, rows) in enumerate(zip(self.leaves, self.leaf_rows)):
             ws.inputs[i] = leaf.prepare(X)
             leaf.forward(ws.inputs[i], ws.values[rows], ws.scale[rows], mode,
@@ -207,11 +214,44 @@ class Circuit:
         for leaf, rows, data, s in zip(self.leaves, self.leaf_rows, ws.inputs, stats):
             leaf.accumulate(s, data, ws.flow[rows])
 
+    def _tiled(self, X, work):
+        """Run ``work(ws, rows)`` over the tiles of ``X`` (see :mod:`skpc.engine.parallel`);
+        yields its results in tile order. A GPU takes the whole batch at once."""
+        n = X.shape[0]
+        if self.backend.name != "cpu":
+            yield work(self.forward(X), slice(0, n))
+            return
+        jobs = [(self.workspace(sl.stop - sl.start, slot % parallel.THREADS), sl)
+                for slot, sl in enumerate(parallel.tiles(n))]
+        yield from parallel.run_waves(lambda _, job: work(self._forward(job[0], X[job[1]]), job[1]), jobs)
+
     def accumulate(self, X, stats):
-        """Forward and backward over one batch; returns its per-sample log-likelihoods."""
-        ws = self.forward(X)
-        ll = self.root_values(ws).copy()
-        self.backward(ws, stats)
+        """Forward and backward over one batch; returns its per-sample log-likelihoods.
+
+        On a CPU each tile adds its flows to statistics of its own, which are then added
+        to ``stats`` in tile order: the result does not depend on the threads.
+        """
+        ll = self.backend.xp.empty(X.shape[0], dtype=np.float64)
+
+        def work(ws, rows):
+            ll[rows] = self.root_values(ws)
+            if self.backend.name != "cpu":
+                self.backward(ws, stats)
+                return None
+            if ws.stats is None:
+                ws.stats = self.new_stats()
+            else:
+                for block in ws.stats:
+                    for array in block:
+                        array[...] = 0
+            self.backward(ws, ws.stats)
+            return ws.stats
+
+        for own in self._tiled(X, work):
+            if own is not None:
+                for block, mine in zip(stats, own):
+                    for total, part in zip(block, mine):
+                        total += part
         return ll
 
     def to_device(self, X):
@@ -236,7 +276,7 @@ class Circuit:
         """Slices of ``batch_size`` rows covering ``range(n)``; fewer on a GPU short of memory.
 
         On a GPU a chunk holds as many rows as its free memory allows
-        (:func:`~skpc._validation.rows_that_fit`); when not even ``MIN_CHUNK_ROWS`` fit,
+        (:func:`~skpc.engine.memory.rows_that_fit`); when not even ``MIN_CHUNK_ROWS`` fit,
         a ValueError says how much memory is needed and what to change.
         """
         size = self.rows_per_chunk(min(batch_size, n)) if n else 1
@@ -245,18 +285,33 @@ class Circuit:
 
     def rows_per_chunk(self, rows):
         """``rows``, or on a GPU the most rows up to that whose pass fits its free memory."""
-        if self.backend.name == "cpu" or rows in self._workspaces:
+        if self.backend.name == "cpu" or (rows, 0) in self._workspaces:
             return rows
         return rows_that_fit(rows, self.parameter_bytes, self.row_bytes, self.backend.available_memory(),
                              MIN_CHUNK_ROWS, held=self.parameter_bytes, n_latents=self.n_units,
                              n_variables=self.n_variables, dtype=self.dtype, device=self.backend.name)
 
     def log_likelihood(self, X, batch_size):
-        """Per-sample log-likelihood of ``X`` (a backend array), in chunks."""
+        """Per-sample log-likelihood of ``X`` (a backend array, float64), in chunks.
+
+        On a CPU the tiles of all chunks run striped over the threads, without waiting for
+        each other: tile i on thread ``i % THREADS`` with that thread's workspace.
+        """
         xp = self.backend.xp
-        out = xp.empty(X.shape[0], dtype=self.dtype)
-        for sl in self.chunks(X.shape[0], batch_size):
-            out[sl] = self.root_values(self.forward(X[sl]))
+        out = xp.empty(X.shape[0], dtype=np.float64)
+        if self.backend.name != "cpu":
+            for sl in self.chunks(X.shape[0], batch_size):
+                out[sl] = self.root_values(self.forward(X[sl]))
+            return out
+        tiles = [slice(sl.start + t.start, sl.start + t.stop)
+                 for sl in self.chunks(X.shape[0], batch_size) for t in parallel.tiles(sl.stop - sl.start)]
+        jobs = [(self.workspace(t.stop - t.start, i % parallel.THREADS), t) for i, t in enumerate(tiles)]
+
+        def work(job):
+            ws, rows = job
+            out[rows] = self.root_values(self._forward(ws, X[rows]))
+
+        parallel.run_striped(work, jobs)
         return out
 
     def top_down_stats(self):

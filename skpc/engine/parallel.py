@@ -1,0 +1,128 @@
+"""Both cores on a CPU: the rows of a pass split into fixed tiles that run on a thread pool.
+
+The engine's matrix products are many small ones (k x k by k x rows): a multithreaded BLAS
+spends more on synchronising its threads than it gains below k = 256, so one core idled.
+Instead a batch is cut into tiles of :data:`TILE_ROWS` rows; the tiles run on a pool with
+one thread per core, each with its own workspace and statistics, and BLAS runs one thread
+per call (numpy's ufuncs and BLAS release the GIL, so the threads overlap). Results do not
+depend on thread timing nor on the number of threads: the tiles are a fixed function of
+the batch size, a row's values depend only on its tile, and the statistics of the tiles
+are added in tile order. A smaller tile also keeps more of a layer's working set in cache.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from threadpoolctl import ThreadpoolController
+
+#: Rows per tile. A batch of 512 rows (the default) is two tiles, one per core here; a
+#: tile below ~128 rows makes the per-call overhead of numpy dominate at k <= 32.
+TILE_ROWS = 256
+
+
+def default_threads():
+    """Threads of the pool: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: Threads that run tiles at once: the environment variable ``SKPC_THREADS``, else one per
+#: core (tests change it to check that results do not depend on it).
+THREADS = int(os.environ.get("SKPC_THREADS", 0)) or default_threads()
+
+_lock = threading.Lock()
+_state = {"pool": None, "size": 0, "controller": None, "limiter": None, "depth": 0}
+
+
+def _after_fork():
+    # A forked child has none of the parent's threads: it makes its own pool on first use.
+    global _lock
+    _lock = threading.Lock()
+    _state.update(pool=None, size=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def tiles(n):
+    """Slices of :data:`TILE_ROWS` rows (the last one shorter) covering ``range(n)``."""
+    return [slice(start, min(n, start + TILE_ROWS)) for start in range(0, n, TILE_ROWS)]
+
+
+def _pool():
+    with _lock:
+        if _state["pool"] is None or _state["size"] != THREADS:
+            if _state["pool"] is not None:
+                _state["pool"].shutdown(wait=True)
+            _state["pool"] = ThreadPoolExecutor(THREADS, thread_name_prefix="skpc")
+            _state["size"] = THREADS
+        return _state["pool"]
+
+
+class single_threaded_blas:
+    """Context in which BLAS runs one thread per call (re-entrant, for any thread).
+
+    The first entry sets the limit and the last exit restores the previous one, so an
+    estimator method can hold it for a whole fit while the engine enters it per pass.
+    """
+
+    def __enter__(self):
+        with _lock:
+            if _state["depth"] == 0:
+                if _state["controller"] is None:
+                    _state["controller"] = ThreadpoolController()
+                _state["limiter"] = _state["controller"].limit(limits=1, user_api="blas")
+            _state["depth"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        with _lock:
+            _state["depth"] -= 1
+            if _state["depth"] == 0:
+                _state["limiter"].restore_original_limits()
+                _state["limiter"] = None
+
+
+def run_waves(work, jobs):
+    """Run ``work(slot, job)`` for every job, ``THREADS`` at a time; yield results in job order.
+
+    ``slot`` (0 .. THREADS - 1) names the buffers a job may use: the jobs of one wave have
+    distinct slots, and the next wave starts only after the caller has consumed every
+    result of this one, so a slot's buffers can be reused from wave to wave.
+    """
+    threads = THREADS
+    with single_threaded_blas():
+        if threads == 1 or len(jobs) == 1:
+            for job in jobs:
+                yield work(0, job)
+            return
+        pool = _pool()
+        for start in range(0, len(jobs), threads):
+            wave = jobs[start : start + threads]
+            futures = [pool.submit(work, slot, job) for slot, job in enumerate(wave)]
+            results = [f.result() for f in futures]
+            yield from results
+
+
+def run_striped(work, jobs):
+    """Run ``work(job)`` for every job: job i on thread ``i % THREADS``, each thread's jobs in
+    order, with no barrier between them (for passes whose jobs share nothing, as scoring)."""
+    threads = min(THREADS, len(jobs))
+    with single_threaded_blas():
+        if threads <= 1:
+            for job in jobs:
+                work(job)
+            return
+        pool = _pool()
+        futures = [pool.submit(_run_all, work, jobs[t::THREADS]) for t in range(threads)]
+        for f in futures:
+            f.result()
+
+
+def _run_all(work, jobs):
+    for job in jobs:
+        work(job)
