@@ -33,7 +33,11 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# set_score_request: scikit-learn adds it to classifiers (metadata routing); its docstring
+# refers to scikit-learn's own docs.
+autodoc_default_options = {
+    "members": True, "inherited-members": False, "exclude-members": "set_score_request",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 

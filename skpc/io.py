@@ -58,9 +58,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from skpc import __version__
 from skpc._backend import get_backend
+from skpc.classifier import PCClassifier
 from skpc.columns import Columns
 from skpc.estimator import PCDensityEstimator
 from skpc.imputer import PCImputer
+from skpc.outlier import PCOutlierDetector
 from skpc.structures import RegionGraph
 
 FORMAT = "skpc-model"
@@ -69,7 +71,8 @@ FORMAT_VERSION = 2
 #: Versions :func:`load` reads: 1 (skpc 0.1.0: one PCDensityEstimator) and 2 (any estimator).
 READ_VERSIONS = (1, 2)
 #: The classes a model file may hold, by name: :func:`load` builds nothing else.
-SAVABLE = {cls.__name__: cls for cls in (PCDensityEstimator, PCImputer, MissingIndicator)}
+SAVABLE = {cls.__name__: cls for cls in (PCDensityEstimator, PCImputer, PCClassifier, PCOutlierDetector,
+                                         MissingIndicator)}
 #: Attributes that are not saved: the circuit (saved as the region graph and parameter
 #: arrays), the state of an interrupted fit or of a stream of ``partial_fit`` calls, and
 #: the parameters the circuit was built with (the saved ones, on load).
@@ -191,7 +194,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : PCDensityEstimator or PCImputer
+    estimator : PCDensityEstimator, PCImputer, PCClassifier or PCOutlierDetector
         A fitted estimator (on any device; parameters are copied to the host). A
         scikit-learn ``Pipeline`` is not a model file: store it with ``skops.io.dump``.
     path : str or path-like
