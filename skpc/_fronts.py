@@ -22,7 +22,7 @@ FORWARDED = (
     "structure", "n_latents", "solver", "batch_size", "step_size", "schedule", "max_iter", "tol",
     "pseudocount", "n_categories", "leaf", "handle_unknown", "early_stopping", "validation_fraction",
     "n_iter_no_change", "random_state", "verbose", "device", "dtype", "structure_params", "min_var",
-    "reg_covar",
+    "reg_covar", "final_step_size", "schedule_warmup", "batches_per_update", "momentum",
 )
 
 #: The inner estimator's feature-name warnings repeat the front's own (the front checks names).

@@ -80,7 +80,8 @@ class PCClassifier(ModelFileMixin, ClassifierMixin, BaseEstimator):
     ----------
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
 n_categories, leaf, handle_unknown, early_stopping, validation_fraction, n_iter_no_change, \
-random_state, verbose, device, dtype, structure_params, min_var, reg_covar
+random_state, verbose, device, dtype, structure_params, min_var, reg_covar, \
+final_step_size, schedule_warmup, batches_per_update, momentum
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and
         defaults), which models the features and the label; ``leaf`` and
         ``n_categories`` describe the features (the label is always categorical, with
@@ -150,6 +151,10 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         structure_params=None,
         min_var=1e-6,
         reg_covar="auto",
+        final_step_size=None,
+        schedule_warmup=0.0,
+        batches_per_update=1,
+        momentum=0.0,
     ):
         self.structure = structure
         self.n_latents = n_latents
@@ -173,6 +178,10 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         self.structure_params = structure_params
         self.min_var = min_var
         self.reg_covar = reg_covar
+        self.final_step_size = final_step_size
+        self.schedule_warmup = schedule_warmup
+        self.batches_per_update = batches_per_update
+        self.momentum = momentum
 
     def _label_column_params(self, X, n_classes):
         """``leaf`` and ``n_categories`` of the inner circuit: the features' and the label's

@@ -21,7 +21,7 @@ from skpc.engine import Circuit
 from skpc.engine.memory import check_memory
 from skpc.engine.parallel import single_threaded_blas
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
-from skpc.solvers import SOLVERS, step_size_at
+from skpc.solvers import SOLVERS, check_options, step_size_at
 from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn
 
 #: HCLT's mutual information is estimated on at most this many rows (sampled).
@@ -122,7 +122,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         by ``"em"``). Adam wants a smaller value: 0.1 (with ``batch_size=256``) was best
         in the benchmarks.
     schedule : {"cosine", "constant"}, default="cosine"
-        Step-size schedule over the ``max_iter`` epochs; cosine decays to a tenth.
+        Step-size schedule over the updates of the ``max_iter`` epochs; cosine decays
+        to a tenth (see ``final_step_size`` and ``schedule_warmup``).
         The defaults (anemone, step 1.0 with cosine decay, batch 512, pseudocount
         0.001) won a validation-set sweep on the five debd data sets
         (``benchmarks/RESULTS_learning.md``).
@@ -180,8 +181,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         new one.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
-        ``1`` prints one line per epoch; ``2`` also one line per mini-batch (its rows,
-        mean log-likelihood before the update, and step size). Full-batch EM has no
+        ``1`` prints one line per epoch; ``2`` also one line per mini-batch update (its
+        rows, all ``batches_per_update`` mini-batches of it, mean log-likelihood before
+        the update, and step size). Full-batch EM has no
         mini-batches: ``2`` prints what ``1`` prints.
     device : {"cpu", "gpu", "auto"}, default="cpu"
         Where the circuit lives and computes (``"auto"``: the GPU when cupy finds one).
@@ -230,6 +232,29 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         lifts the smallest variances, this shrinks every covariance toward a sphere,
         which helps full covariances fitted on few rows per column. Only used by the EM
         solvers (``"em"``, ``"minibatch_em"``, ``"anemone"``); ``"adam"`` ignores it.
+    final_step_size : float in [0, 1] or None, default=None
+        Where ``schedule="cosine"`` ends: the step size at the end of the ``max_iter``
+        budget. ``None``: a tenth of ``step_size``. At most ``step_size``. The anemone
+        authors used 0.1 after ``step_size=0.4``. Not for ``solver="em"``.
+    schedule_warmup : float in [0, 1), default=0.0
+        Fraction of the budget's updates held at ``step_size`` before the cosine decay
+        starts (the authors held 1,000 of 20,000 updates: 0.05). The schedule counts
+        updates: update ``t`` of ``T = max_iter * updates per epoch`` takes the step at
+        progress ``t / T`` (``skpc.solvers.step_size_at``). Not for ``solver="em"``.
+    batches_per_update : int, default=1
+        Mini-batches of ``batch_size`` rows whose flows are summed before one update:
+        each update sees ``batches_per_update * batch_size`` rows, while every pass
+        holds at most ``batch_size`` of them (memory stays that of one mini-batch). The
+        same update as ``batch_size * batches_per_update`` rows at once. The authors'
+        anemone batch of 16,384 rows is ``batch_size=512, batches_per_update=32``. Not
+        for ``solver="em"``.
+    momentum : float in [0, 1), default=0.0
+        Momentum on the flows (``"minibatch_em"`` and ``"anemone"`` only): each update
+        uses a bias-corrected exponential moving average of the (summed) flows of this
+        and the earlier updates of the same ``fit``, ``v = momentum * v + (1 - momentum)
+        * flows``, divided by ``1 - momentum ** t`` after ``t`` updates (as pyjuice's
+        ``Anemone(momentum=0.9)``); it restarts with each ``fit`` and each ``partial_fit`` call.
+        0 uses each update's own flows.
 
     Attributes
     ----------
@@ -326,6 +351,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         "structure_params": [dict, None],
         "min_var": [Interval(Real, 0, None, closed="neither")],
         "reg_covar": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "final_step_size": [Interval(Real, 0, 1, closed="both"), None],
+        "schedule_warmup": [Interval(Real, 0, 1, closed="left")],
+        "batches_per_update": [Interval(Integral, 1, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -353,6 +382,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         structure_params=None,
         min_var=1e-6,
         reg_covar="auto",
+        final_step_size=None,
+        schedule_warmup=0.0,
+        batches_per_update=1,
+        momentum=0.0,
     ):
         self.structure = structure
         self.n_latents = n_latents
@@ -377,6 +410,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         self.structure_params = structure_params
         self.min_var = min_var
         self.reg_covar = reg_covar
+        self.final_step_size = final_step_size
+        self.schedule_warmup = schedule_warmup
+        self.batches_per_update = batches_per_update
+        self.momentum = momentum
 
     # -- input checks (the data layer, skpc/columns) -----------------------------------------
     def _validate_X(self, X, reset):
@@ -468,6 +505,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         ``history_`` (``converged_`` is False). With no complete epoch the estimator is
         left unfitted, or, under ``warm_start``, as it was before this call.
         """
+        self._check_solver_options()
         if is_dask_array(X):
             return self._fit_dask(X)
         warm = self._continues()
@@ -529,25 +567,28 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         """
         circuit = self.circuit_
         n = len(rows)
-        n_batches = -(-n // min(self.batch_size, n))
+        m = self.batches_per_update
+        n_updates = -(-n // min(self.batch_size * m, n))
         total = 0.0
         if solver.full_batch:
             stats, total = circuit.flows(X, self.batch_size, rows)
             solver.update(circuit, stats, n, 1.0)
             return total
         # Equal-sized batches: a tiny last batch would take a full step on a few rows.
-        for i, part in enumerate(np.array_split(shuffle.permutation(rows), n_batches)):
-            # The batch's flows, summed over chunks when it does not fit the GPU at once.
-            stats, batch_total = circuit.flows(X, len(part), np.sort(part))
+        for i, part in enumerate(np.array_split(shuffle.permutation(rows), n_updates)):
+            # The flows of the update's m mini-batches, summed (over smaller chunks when a
+            # mini-batch does not fit the GPU at once).
+            stats, batch_total = circuit.flows(X, -(-len(part) // m), np.sort(part))
             total += batch_total
             if n_epochs is None:
                 a = self.step_size
             else:
-                progress = (epoch * n_batches + i) / (n_epochs * n_batches)
-                a = step_size_at(self.step_size, self.schedule, progress)
+                progress = (epoch * n_updates + i) / (n_epochs * n_updates)
+                a = step_size_at(self.step_size, self.schedule, progress, self.final_step_size,
+                                 self.schedule_warmup)
             if self.verbose >= 2:
                 mean = float(circuit.backend.to_numpy(batch_total)) / len(part)
-                print(f"  batch {i + 1:4d}/{n_batches}  rows {len(part)}  train {mean:.4f}  step {a:.4g}",
+                print(f"  batch {i + 1:4d}/{n_updates}  rows {len(part)}  train {mean:.4f}  step {a:.4g}",
                       flush=True)
             solver.update(circuit, stats, len(part), a)
         return total
@@ -628,6 +669,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         -------
         self : PCDensityEstimator
         """
+        self._check_solver_options()
         if is_dask_array(X):
             for block in _dask.row_blocks(X):
                 self.partial_fit(_dask.fetch(block))
@@ -646,7 +688,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         elif not hasattr(self, "_stream"):  # streaming on after fit
             self._stream = _child_generator(self.random_state)
         start = time.perf_counter()
-        solver = SOLVERS[self.solver](self.pseudocount)
+        solver = self._make_solver()
         total = self._run_epoch(X, np.arange(X.shape[0]), solver, self._stream, 0, None)
         self.n_iter_ += 1
         total = float(self.circuit_.backend.to_numpy(total)) + self._jacobian_total(X)
@@ -661,7 +703,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         epoch's total so that the training log-likelihood is in the user's units.
         """
         circuit = self.circuit_
-        solver = SOLVERS[self.solver](self.pseudocount)
+        solver = self._make_solver()
         shuffle = _child_generator(rng)
         history = {"train_loglik": [], "valid_loglik": [], "seconds": []}
         best, best_epoch, best_params, stale, start = -np.inf, -1, None, 0, time.perf_counter()
@@ -722,6 +764,16 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 f"tol={self.tol}); raise max_iter or tol.",
                 ConvergenceWarning,
             )
+
+    def _check_solver_options(self):
+        """ValueError for a schedule or accumulation option that means nothing for the solver."""
+        check_options(SOLVERS[self.solver], self.schedule, self.step_size,
+                      final_step_size=self.final_step_size, schedule_warmup=self.schedule_warmup,
+                      batches_per_update=self.batches_per_update, momentum=self.momentum)
+
+    def _make_solver(self):
+        solver = SOLVERS[self.solver]
+        return solver(self.pseudocount, momentum=self.momentum) if self.momentum else solver(self.pseudocount)
 
     def _report(self, history, epoch):
         if not self.verbose:

@@ -24,7 +24,7 @@ _FORWARDED = (
     "structure", "n_latents", "solver", "batch_size", "step_size", "schedule", "max_iter", "tol",
     "pseudocount", "n_categories", "leaf", "handle_unknown", "early_stopping", "validation_fraction",
     "n_iter_no_change", "random_state", "verbose", "device", "dtype", "structure_params", "min_var",
-    "reg_covar",
+    "reg_covar", "final_step_size", "schedule_warmup", "batches_per_update", "momentum",
 )
 
 
@@ -65,7 +65,8 @@ class PCImputer(ModelFileMixin, TransformerMixin, BaseEstimator):
         :class:`~sklearn.impute.SimpleImputer`.
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
 n_categories, leaf, handle_unknown, early_stopping, validation_fraction, n_iter_no_change, \
-random_state, verbose, device, dtype, structure_params, min_var, reg_covar
+random_state, verbose, device, dtype, structure_params, min_var, reg_covar, \
+final_step_size, schedule_warmup, batches_per_update, momentum
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and defaults).
         ``random_state`` also seeds ``strategy="sample"``. A categorical value not seen
         in training is evidence like any other (``handle_unknown="score"``); it is
@@ -136,6 +137,10 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         structure_params=None,
         min_var=1e-6,
         reg_covar="auto",
+        final_step_size=None,
+        schedule_warmup=0.0,
+        batches_per_update=1,
+        momentum=0.0,
     ):
         self.strategy = strategy
         self.missing_values = missing_values
@@ -163,6 +168,10 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         self.structure_params = structure_params
         self.min_var = min_var
         self.reg_covar = reg_covar
+        self.final_step_size = final_step_size
+        self.schedule_warmup = schedule_warmup
+        self.batches_per_update = batches_per_update
+        self.momentum = momentum
 
     @classmethod
     def _around(cls, estimator, **params):

@@ -52,7 +52,8 @@ class PCOutlierDetector(ModelFileMixin, OutlierMixin, BaseEstimator):
         Fit the circuit again on the training rows that the first fit does not flag.
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
 n_categories, leaf, handle_unknown, early_stopping, validation_fraction, n_iter_no_change, \
-random_state, verbose, device, dtype, structure_params, min_var, reg_covar
+random_state, verbose, device, dtype, structure_params, min_var, reg_covar, \
+final_step_size, schedule_warmup, batches_per_update, momentum
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and
         defaults, but ``structure="hclt"``: the estimator's ``"auto"`` search picks the
         smoothest mixture whose held-out score is within one standard error of the best,
@@ -120,6 +121,10 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         structure_params=None,
         min_var=1e-6,
         reg_covar="auto",
+        final_step_size=None,
+        schedule_warmup=0.0,
+        batches_per_update=1,
+        momentum=0.0,
     ):
         self.contamination = contamination
         self.refit_inliers = refit_inliers
@@ -145,6 +150,10 @@ random_state, verbose, device, dtype, structure_params, min_var, reg_covar
         self.structure_params = structure_params
         self.min_var = min_var
         self.reg_covar = reg_covar
+        self.final_step_size = final_step_size
+        self.schedule_warmup = schedule_warmup
+        self.batches_per_update = batches_per_update
+        self.momentum = momentum
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -143,10 +143,10 @@ def test_step_size_schedules():
     assert step_size_at(1.0, "cosine", 1.0) == pytest.approx(0.1, abs=1e-15)
     assert step_size_at(1.0, "cosine", 0.5) == pytest.approx(0.55, abs=1e-15)
     # The anemone authors' 0.4 -> 0.1; cos(pi/3) = 1/2: three quarters of the way from the floor.
-    assert step_size_at(0.4, "cosine", 1.0, final_fraction=0.25) == pytest.approx(0.1, abs=1e-15)
-    third = step_size_at(0.4, "cosine", 1 / 3, final_fraction=0.25)
+    assert step_size_at(0.4, "cosine", 1.0, final_step_size=0.1) == pytest.approx(0.1, abs=1e-15)
+    third = step_size_at(0.4, "cosine", 1 / 3, final_step_size=0.1)
     assert third == pytest.approx(0.1 + 0.75 * 0.3, abs=1e-15)
-    assert step_size_at(1.0, "cosine", 0.5, final_fraction=0.0) == pytest.approx(0.5, abs=1e-15)
+    assert step_size_at(1.0, "cosine", 0.5, final_step_size=0.0) == pytest.approx(0.5, abs=1e-15)
     # Clamped outside [0, 1] and non-increasing inside.
     assert step_size_at(0.4, "cosine", -1.0) == pytest.approx(0.4, abs=1e-15)
     assert step_size_at(0.4, "cosine", 2.0) == pytest.approx(0.04, abs=1e-15)

@@ -2,10 +2,11 @@
 
 from skpc.solvers.adam import Adam
 from skpc.solvers.anemone import Anemone
-from skpc.solvers.base import Solver, step_size_at
+from skpc.solvers.base import Solver
 from skpc.solvers.em import EM
 from skpc.solvers.minibatch_em import MiniBatchEM
+from skpc.solvers.schedule import check_options, step_size_at
 
-SOLVERS = {"em": EM, "minibatch_em": MiniBatchEM, "anemone": Anemone, "adam": Adam}
+SOLVERS = {s.name: s for s in (EM, MiniBatchEM, Anemone, Adam)}
 
-__all__ = ["SOLVERS", "Adam", "EM", "Anemone", "MiniBatchEM", "Solver", "step_size_at"]
+__all__ = ["SOLVERS", "Adam", "EM", "Anemone", "MiniBatchEM", "Solver", "check_options", "step_size_at"]

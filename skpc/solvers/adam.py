@@ -56,6 +56,9 @@ class Adam(Solver):
         Added to the root of the second moment.
     """
 
+    name = "adam"
+    options = frozenset({"final_step_size", "schedule_warmup", "batches_per_update"})
+
     def __init__(self, pseudocount, beta1=0.9, beta2=0.999, epsilon=1e-8):
         super().__init__(pseudocount)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
@@ -137,7 +140,7 @@ class Adam(Solver):
         return [grad]
 
     # -- the update ------------------------------------------------------------------
-    def update(self, circuit, stats, n_samples, step_size):
+    def step(self, circuit, suff, n_samples, step_size):
         xp = circuit.backend.xp
         if self._state is None:
             free = [self.to_free(b) for b in circuit.blocks]
@@ -152,8 +155,8 @@ class Adam(Solver):
         t, b1, b2 = state["t"], self.beta1, self.beta2
         scale = step_size * np.sqrt(1 - b2**t) / (1 - b1**t)
         new = []
-        for i, (block, suff) in enumerate(zip(circuit.blocks, circuit.sufficient(stats), strict=True)):
-            for j, g in enumerate(self.gradient(block, suff, n_samples)):
+        for i, (block, s) in enumerate(zip(circuit.blocks, suff, strict=True)):
+            for j, g in enumerate(self.gradient(block, s, n_samples)):
                 m = state["m"][i][j] = b1 * state["m"][i][j] + (1 - b1) * g
                 v = state["v"][i][j] = b2 * state["v"][i][j] + (1 - b2) * g * g
                 state["free"][i][j] = state["free"][i][j] + scale * m / (xp.sqrt(v) + self.epsilon)

@@ -17,12 +17,14 @@ class Anemone(Solver):
     ``a = 1`` the update is then exactly mini-batch EM with the same pseudocount.
     """
 
-    def update(self, circuit, stats, n_samples, step_size):
+    name = "anemone"
+    options = frozenset({"final_step_size", "schedule_warmup", "batches_per_update", "momentum"})
+
+    def step(self, circuit, suff, n_samples, step_size):
         a = step_size
-        batch = circuit.sufficient(stats)
         model = circuit.sufficient(circuit.top_down_stats())
         new = []
-        for block, fb, td in zip(circuit.blocks, batch, model):
+        for block, fb, td in zip(circuit.blocks, suff, model):
             blended = tuple((a / n_samples) * f + (1 - a) * t for f, t in zip(fb, td))
             new.append(block.m_step(blended, self.pseudocount / n_samples))
         circuit.set_params(new)
