@@ -15,17 +15,10 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from skpc import _queries
 from skpc._backend import to_host, to_output
+from skpc._fronts import FORWARDED
 from skpc._model_file import ModelFileMixin
 from skpc.columns import as_table, column_label, is_frame, missing_mask
 from skpc.estimator import PCDensityEstimator
-
-#: Parameters passed through to the inner PCDensityEstimator.
-_FORWARDED = (
-    "structure", "n_latents", "solver", "batch_size", "step_size", "schedule", "max_iter", "tol",
-    "pseudocount", "n_categories", "leaf", "handle_unknown", "early_stopping", "validation_fraction",
-    "n_iter_no_change", "random_state", "verbose", "device", "dtype", "structure_params", "min_var",
-    "reg_covar", "final_step_size", "schedule_warmup", "batches_per_update", "momentum",
-)
 
 
 class PCImputer(ModelFileMixin, TransformerMixin, BaseEstimator):
@@ -105,7 +98,7 @@ final_step_size, schedule_warmup, batches_per_update, momentum
         "missing_values": [MissingValues()],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
-        **{name: PCDensityEstimator._parameter_constraints[name] for name in _FORWARDED},
+        **{name: PCDensityEstimator._parameter_constraints[name] for name in FORWARDED},
     }
 
     def __init__(
@@ -176,7 +169,7 @@ final_step_size, schedule_warmup, batches_per_update, momentum
     @classmethod
     def _around(cls, estimator, **params):
         """A PCImputer over an already fitted ``estimator`` (``skpc impute`` on a density model)."""
-        imputer = cls(**{**{name: getattr(estimator, name) for name in _FORWARDED}, **params})
+        imputer = cls(**{**{name: getattr(estimator, name) for name in FORWARDED}, **params})
         imputer.n_iter_, imputer.n_features_in_ = estimator.n_iter_, estimator.n_features_in_
         if hasattr(estimator, "feature_names_in_"):
             imputer.feature_names_in_ = estimator.feature_names_in_
@@ -245,7 +238,7 @@ final_step_size, schedule_warmup, batches_per_update, momentum
                 f"Skipping features without any observed values: {empty} ({fate}; see keep_empty_features).",
                 UserWarning,
             )
-        params = {name: getattr(self, name) for name in _FORWARDED}
+        params = {name: getattr(self, name) for name in FORWARDED}
         self.estimator_ = PCDensityEstimator(**params).fit(self._observed_part(X, mask))
         self.n_iter_ = self.estimator_.n_iter_
         return self
