@@ -17,8 +17,10 @@ NAMES = sorted(CIRCUITS)
 
 @pytest.fixture
 def small_tiles(monkeypatch):
-    """Tiles of 16 rows, so that a test batch spans several tiles and waves."""
+    """Tiles of 16 rows, so that a test batch spans several tiles and waves (the test
+    circuits are small: they are tiled as large ones are)."""
     monkeypatch.setattr(parallel, "TILE_ROWS", 16)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_WEIGHTS", 0)
 
 
 def _data(name, n, seed=0, missing=0.2):
@@ -50,6 +52,7 @@ def test_number_of_threads_changes_nothing(name, small_tiles, monkeypatch):
     reference = _pass(circuit, X)
     for threads in (2, 3):
         monkeypatch.setattr(parallel, "THREADS", threads)
+        assert circuit.threads == threads
         _assert_same(_pass(circuit, X), reference, rtol=0)
 
 
@@ -94,3 +97,10 @@ def test_a_forked_child_scores_with_its_own_threads(small_tiles):
 
 def _score(circuit, X):
     return circuit.log_likelihood(X, batch_size=50)
+
+
+def test_small_circuits_run_whole_batches_on_one_thread():
+    assert parallel.threads_for(parallel.MIN_PARALLEL_WEIGHTS - 1) == 1
+    assert parallel.threads_for(parallel.MIN_PARALLEL_WEIGHTS) == parallel.THREADS
+    assert parallel.tiles(600, parallel.tile_rows_for(parallel.MIN_PARALLEL_WEIGHTS - 1)) == [slice(0, 600)]
+    assert len(parallel.tiles(600, parallel.tile_rows_for(parallel.MIN_PARALLEL_WEIGHTS))) == 3

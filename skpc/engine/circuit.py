@@ -146,6 +146,7 @@ class Circuit:
         for layer in self.sum_layers[::-1]:
             layer.plan_flow_writes(written)
         self._workspaces = {}
+        self.n_weights = sum(p.size for layer in self.sum_layers for p in layer.params)
 
     # -- parameters -----------------------------------------------------------------------
     @property
@@ -171,6 +172,11 @@ class Circuit:
         return int(sum(p.size for params in self.get_params() for p in params))
 
     # -- passes ---------------------------------------------------------------------------
+    @property
+    def threads(self):
+        """Threads the tiles of a pass run on (:func:`skpc.engine.parallel.threads_for`)."""
+        return parallel.threads_for(self.n_weights)
+
     def workspace(self, batch, slot=0):
         """The buffers of a pass over ``batch`` rows; ``slot`` tells apart those used at once."""
         key = (batch, slot)
@@ -221,9 +227,10 @@ class Circuit:
         if self.backend.name != "cpu":
             yield work(self.forward(X), slice(0, n))
             return
-        jobs = [(self.workspace(sl.stop - sl.start, slot % parallel.THREADS), sl)
-                for slot, sl in enumerate(parallel.tiles(n))]
-        yield from parallel.run_waves(lambda _, job: work(self._forward(job[0], X[job[1]]), job[1]), jobs)
+        jobs = [(self.workspace(sl.stop - sl.start, slot % self.threads), sl)
+                for slot, sl in enumerate(parallel.tiles(n, parallel.tile_rows_for(self.n_weights)))]
+        yield from parallel.run_waves(lambda _, job: work(self._forward(job[0], X[job[1]]), job[1]), jobs,
+                                      self.threads)
 
     def accumulate(self, X, stats):
         """Forward and backward over one batch; returns its per-sample log-likelihoods.
@@ -304,14 +311,15 @@ class Circuit:
                 out[sl] = self.root_values(self.forward(X[sl]))
             return out
         tiles = [slice(sl.start + t.start, sl.start + t.stop)
-                 for sl in self.chunks(X.shape[0], batch_size) for t in parallel.tiles(sl.stop - sl.start)]
-        jobs = [(self.workspace(t.stop - t.start, i % parallel.THREADS), t) for i, t in enumerate(tiles)]
+                 for sl in self.chunks(X.shape[0], batch_size)
+                 for t in parallel.tiles(sl.stop - sl.start, parallel.tile_rows_for(self.n_weights))]
+        jobs = [(self.workspace(t.stop - t.start, i % self.threads), t) for i, t in enumerate(tiles)]
 
         def work(job):
             ws, rows = job
             out[rows] = self.root_values(self._forward(ws, X[rows]))
 
-        parallel.run_striped(work, jobs)
+        parallel.run_striped(work, jobs, self.threads)
         return out
 
     def top_down_stats(self):

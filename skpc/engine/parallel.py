@@ -33,6 +33,26 @@ def default_threads():
 #: core (tests change it to check that results do not depend on it).
 THREADS = int(os.environ.get("SKPC_THREADS", 0)) or default_threads()
 
+
+#: Circuits with fewer sum-layer weights than this run each batch whole, on one thread:
+#: there tiles and a second thread cost more than they bring. Measured on a quiet 2-core
+#: machine (benchmarks/RESULTS.md section 1, ``speed_limit.py``): tiles on two threads made
+#: plants k=16 (17k weights) 0.83x and k=32 (70k) 0.84x, and 784-pixel images k=16 (200k)
+#: 1.13-1.17x, plants k=64 (279k) 1.17x, plants k=128 1.47x, images k=64 1.61x. The rule
+#: depends on the circuit only, so results never depend on the machine's cores.
+MIN_PARALLEL_WEIGHTS = 2**17
+
+
+def threads_for(n_weights):
+    """Threads for the tiles of a circuit with ``n_weights`` sum-layer weights."""
+    return THREADS if n_weights >= MIN_PARALLEL_WEIGHTS else 1
+
+
+def tile_rows_for(n_weights):
+    """Rows per tile of a circuit with ``n_weights`` sum-layer weights (``None``: whole batches)."""
+    return TILE_ROWS if n_weights >= MIN_PARALLEL_WEIGHTS else None
+
+
 _lock = threading.Lock()
 _state = {"pool": None, "size": 0, "controller": None, "limiter": None, "depth": 0}
 
@@ -48,9 +68,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def tiles(n):
-    """Slices of :data:`TILE_ROWS` rows (the last one shorter) covering ``range(n)``."""
-    return [slice(start, min(n, start + TILE_ROWS)) for start in range(0, n, TILE_ROWS)]
+def tiles(n, rows=-1):
+    """Slices of ``rows`` rows (default :data:`TILE_ROWS`; ``None``: one slice) covering
+    ``range(n)``, the last one shorter."""
+    rows = TILE_ROWS if rows == -1 else (rows or max(n, 1))
+    return [slice(start, min(n, start + rows)) for start in range(0, n, rows)]
 
 
 def _pool():
@@ -87,14 +109,15 @@ class single_threaded_blas:
                 _state["limiter"] = None
 
 
-def run_waves(work, jobs):
-    """Run ``work(slot, job)`` for every job, ``THREADS`` at a time; yield results in job order.
+def run_waves(work, jobs, threads=None):
+    """Run ``work(slot, job)`` for every job, ``threads`` (default ``THREADS``) at a time;
+    yield results in job order.
 
-    ``slot`` (0 .. THREADS - 1) names the buffers a job may use: the jobs of one wave have
+    ``slot`` (0 .. threads - 1) names the buffers a job may use: the jobs of one wave have
     distinct slots, and the next wave starts only after the caller has consumed every
     result of this one, so a slot's buffers can be reused from wave to wave.
     """
-    threads = THREADS
+    threads = THREADS if threads is None else threads
     with single_threaded_blas():
         if threads == 1 or len(jobs) == 1:
             for job in jobs:
@@ -108,17 +131,19 @@ def run_waves(work, jobs):
             yield from results
 
 
-def run_striped(work, jobs):
-    """Run ``work(job)`` for every job: job i on thread ``i % THREADS``, each thread's jobs in
-    order, with no barrier between them (for passes whose jobs share nothing, as scoring)."""
-    threads = min(THREADS, len(jobs))
+def run_striped(work, jobs, threads=None):
+    """Run ``work(job)`` for every job: job i on thread ``i % threads`` (default ``THREADS``),
+    each thread's jobs in order, with no barrier between them (for passes whose jobs share
+    nothing, as scoring)."""
+    stride = THREADS if threads is None else threads
+    threads = min(stride, len(jobs))
     with single_threaded_blas():
         if threads <= 1:
             for job in jobs:
                 work(job)
             return
         pool = _pool()
-        futures = [pool.submit(_run_all, work, jobs[t::THREADS]) for t in range(threads)]
+        futures = [pool.submit(_run_all, work, jobs[t::stride]) for t in range(threads)]
         for f in futures:
             f.result()
 
