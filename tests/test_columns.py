@@ -242,3 +242,10 @@ def test_scores_do_not_depend_on_the_rows_position():
         order = np.random.default_rng(seed).permutation(len(X))
         assert np.array_equal(pc.score_samples(X[order]), base[order])
     assert np.array_equal(pc.score_samples(X[7:12]), base[7:12])
+
+
+def test_verbose_describes_the_columns_compactly_for_wide_tables():
+    X = np.random.default_rng(0).integers(0, 2, size=(50, 30)).astype(float)
+    text = Columns().fit(X).describe()
+    assert text.splitlines()[0] == "  column 0: categorical, 2 levels (0.0, 1.0)"
+    assert len(text.splitlines()) == 11 and "20 more: 20 categorical, 0 gaussian" in text

@@ -402,10 +402,11 @@ class Columns:
         lv = self.levels[j]
         return lv is not None and lv.dtype.kind in "iuf" and np.array_equal(lv, np.arange(len(lv)))
 
-    def describe(self):
-        """One line per column: name, kind, and levels or location/scale (for ``verbose``)."""
+    def describe(self, most=10):
+        """One line per column (the first ``most`` of them, then a count): name, kind, and
+        levels or location and scale (for ``verbose``)."""
         lines = []
-        for j in range(self.n_features):
+        for j in range(min(self.n_features, most)):
             if self.kinds[j] == "categorical":
                 lv = self.levels[j]
                 shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in lv[:6])
@@ -414,6 +415,10 @@ class Columns:
             else:
                 lines.append(f"  {self.label(j)}: gaussian, location {self.loc[j]:.4g}, "
                              f"scale {self.scale[j]:.4g}")
+        if self.n_features > most:
+            rest = self.kinds[most:]
+            lines.append(f"  ... {len(rest)} more: {int(np.sum(rest == 'categorical'))} categorical, "
+                         f"{int(np.sum(rest == 'gaussian'))} gaussian (leaf_types_ lists them all)")
         return "\n".join(lines)
 
     # -- encoding --------------------------------------------------------------------------
