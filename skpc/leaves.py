@@ -106,10 +106,15 @@ class Categorical(InputLayer):
         known = np.arange(self.max_categories)[None, :] < n_known[:, None]
         self._known = xp.asarray(known[:, None, :])  # (r, 1, C)
         self._last_category = xp.asarray(n_known - 1)[:, None]
-        shape = (self.n_regions, self.max_categories, self.n_units)
-        init = np.exp(-2.0 * rng.random(shape)) if rng is not None else np.ones(shape)
+        # Random starts for the known categories only: the "unseen" one takes no random
+        # numbers, so a circuit's start (and fit) is the same with or without it.
+        known_shape = (self.n_regions, self.max_categories - int(self.unseen), self.n_units)
+        drawn = np.exp(-2.0 * rng.random(known_shape)) if rng is not None else np.ones(known_shape)
+        init = np.zeros((self.n_regions, self.max_categories, self.n_units))
+        init[:, : known_shape[1]] = drawn
         if self.unseen:
-            init[np.arange(self.n_regions), n_known] *= self.UNSEEN_START
+            regions = np.arange(self.n_regions)
+            init[regions, n_known] = self.UNSEEN_START * drawn[regions, : max(known_shape[1], 1)].mean(axis=1)
         self.set_params((xp.asarray(init.astype(self.dtype)) * self.valid,), normalise=True)
 
     def set_params(self, params, normalise=False):
