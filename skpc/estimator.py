@@ -157,10 +157,11 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     handle_unknown : {"score", "error"}, default="score"
         A categorical value never seen in training (a new level in a test fold, say):
         ``"score"`` gives it the probability of the column's "unseen" category, which
-        each input unit holds out of the pseudocount (about
-        ``pseudocount / ((K + 1) * flow)``, where ``flow`` is the unit's share of the
-        training rows: far below any seen level), so it scores finite and low and the
-        row can be flagged as unlikely; queries treat it as evidence in the same way.
+        each input unit holds out of the pseudocount (``pseudocount * min(0.01,
+        1 / (2 (K + 1))) / (flow + pseudocount)``, where ``flow`` is the number of
+        training rows the unit explains: below every seen level's), so it scores finite
+        and low and the row can be flagged as unlikely; queries treat it as evidence in
+        the same way.
         ``"error"`` raises a ValueError naming the column and the value, as
         :class:`~sklearn.preprocessing.OneHotEncoder` does.
     early_stopping : bool, default=False

@@ -93,6 +93,9 @@ class Categorical(InputLayer):
     #: Initial probability of the "unseen" category, relative to the others.
     UNSEEN_START = 1e-6
 
+    #: Share of the M-step's pseudocount that goes to the "unseen" category (at most).
+    UNSEEN_SHARE = 0.01
+
     def __init__(self, variables, n_units, n_categories, backend, dtype, rng=None, unseen=False):
         super().__init__(variables, n_units, backend, dtype)
         xp = backend.xp
@@ -105,6 +108,15 @@ class Categorical(InputLayer):
         n_known = self.n_categories - int(self.unseen)
         known = np.arange(self.max_categories)[None, :] < n_known[:, None]
         self._known = xp.asarray(known[:, None, :])  # (r, 1, C)
+        # How the pseudocount is shared, (r, C, 1): the "unseen" category takes a small
+        # fixed share (below 1 / (2 (K + 1)), so it stays below every seen level's), the
+        # known categories the rest, equally: a unit the data never reach keeps its
+        # known categories as uniform as without "unseen".
+        share = np.minimum(self.UNSEEN_SHARE, 0.5 / self.n_categories) if self.unseen else 0.0
+        weight = np.where(known, ((1 - share) / np.maximum(n_known, 1))[:, None], 0.0)
+        if self.unseen:
+            weight[np.arange(self.n_regions), n_known] = share
+        self._smoothing = xp.asarray(weight[:, :, None].astype(self.dtype))
         self._last_category = xp.asarray(n_known - 1)[:, None]
         # Random starts for the known categories only: the "unseen" one takes no random
         # numbers, so a circuit's start (and fit) is the same with or without it.
@@ -176,9 +188,8 @@ class Categorical(InputLayer):
 
     def m_step(self, suff, pseudocount):
         (counts,) = suff
-        n_cats = self.valid.sum(axis=1, keepdims=True)
         total = counts.sum(axis=1, keepdims=True)
-        probs = (counts + self.valid * (pseudocount / n_cats)) / (total + pseudocount)
+        probs = (counts + pseudocount * self._smoothing) / (total + pseudocount)
         return (probs * self.valid,)
 
     def node_flow(self, suff):
