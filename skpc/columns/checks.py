@@ -14,7 +14,8 @@ def column_label(names, j):
     return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
 
 
-def _shown(value):
+def plain(value):
+    """A numpy scalar as the Python value it holds (for messages and JSON); others as they are."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -51,7 +52,7 @@ def check_object_values(values, label):
         if value is None or isinstance(value, (str, bool, np.bool_, int, float, np.number)):
             continue
         raise TypeError(
-            f"{label} holds {_shown(value)!r} ({type(value).__name__}): the argument must be a string "
+            f"{label} holds {plain(value)!r} ({type(value).__name__}): the argument must be a string "
             "or a number (or None / NaN for a missing value)."
         )
 
@@ -68,9 +69,9 @@ def check_finite(values, label, offset=0):
 
 
 def unseen_value_error(label, value, levels, row):
-    shown = ", ".join(repr(_shown(v)) for v in levels[:8]) + (", ..." if len(levels) > 8 else "")
+    shown = ", ".join(repr(plain(v)) for v in levels[:8]) + (", ..." if len(levels) > 8 else "")
     return ValueError(
-        f"{label} is categorical and got the value {_shown(value)!r} at row {row}, not seen in training "
+        f"{label} is categorical and got the value {plain(value)!r} at row {row}, not seen in training "
         f"(levels: {shown}). Set handle_unknown='score' to give unseen values a small probability, "
         "or declare the column's levels with n_categories, or make it Gaussian with leaf."
     )

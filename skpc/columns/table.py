@@ -32,6 +32,7 @@ from skpc.columns.checks import (
     check_not_sparse,
     check_object_values,
     column_label,
+    plain,
     unseen_value_error,
 )
 
@@ -217,6 +218,7 @@ class Columns:
         #: The circuit holds an "unseen" category per categorical column (False only for
         #: models read from version-1 files, see :meth:`legacy`).
         self.unseen = True
+        self._cache = {}  # facts derived from the fitted description (see _derived)
 
     @classmethod
     def legacy(cls, kinds, n_levels, names=None):
@@ -224,7 +226,7 @@ class Columns:
         columns over the codes ``0..K-1`` with no "unseen" category (an unseen value
         raises), Gaussian columns in their own units."""
         out = cls(handle_unknown="error")
-        out.unseen, out.frame, out._cached_groups = False, False, None
+        out.unseen, out.frame = False, False
         out.kinds = np.asarray(kinds, dtype=str)
         out.names = None if names is None else np.asarray(names, dtype=object)
         out.levels = [np.arange(k, dtype=np.float64) if kind == "categorical" else None
@@ -247,7 +249,7 @@ class Columns:
             sample of its rows used for the dtypes only.
         """
         d = X.shape[1]
-        self._cached_groups = None
+        self._cache = {}
         self.names = None if names is None else np.asarray(names, dtype=object)
         self.frame = is_frame(X)
         self.dtypes = list(X.dtypes) if self.frame else [X.dtype] * d
@@ -390,17 +392,27 @@ class Columns:
     @property
     def numeric_levels(self):
         """Per column: the levels as float64 when they are all numbers, else None."""
-        out = []
-        for lv in self.levels:
-            try:
-                out.append(None if lv is None else np.asarray(lv, dtype=np.float64))
-            except (TypeError, ValueError):
-                out.append(None)
-        return out
+        return self._derived()["numeric_levels"]
 
-    def _identity(self, j):
-        lv = self.levels[j]
-        return lv is not None and lv.dtype.kind in "iuf" and np.array_equal(lv, np.arange(len(lv)))
+    def _derived(self):
+        """Facts that follow from the fitted description, computed once (encoding runs per
+        batch): the levels as numbers, and the column groups of :meth:`_encode_numeric`
+        (categorical with levels 0..K-1, coded as they are; other categorical; Gaussian)."""
+        if not getattr(self, "_cache", None):
+            numeric = []
+            for lv in self.levels:
+                try:
+                    numeric.append(None if lv is None else np.asarray(lv, dtype=np.float64))
+                except (TypeError, ValueError):
+                    numeric.append(None)
+            identity = np.array([j for j, lv in enumerate(self.levels)
+                                 if lv is not None and lv.dtype.kind in "iuf"
+                                 and np.array_equal(lv, np.arange(len(lv)))], dtype=np.int64)
+            categorical = np.flatnonzero(self.kinds == "categorical")
+            self._cache = {"numeric_levels": numeric, "identity": identity,
+                           "other": np.setdiff1d(categorical, identity),
+                           "gaussian": np.flatnonzero(self.kinds != "categorical")}
+        return self._cache
 
     def describe(self, most=10):
         """One line per column (the first ``most`` of them, then a count): name, kind, and
@@ -409,7 +421,7 @@ class Columns:
         for j in range(min(self.n_features, most)):
             if self.kinds[j] == "categorical":
                 lv = self.levels[j]
-                shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in lv[:6])
+                shown = ", ".join(repr(plain(v)) for v in lv[:6])
                 more = ", ..." if len(lv) > 6 else ""
                 lines.append(f"  {self.label(j)}: categorical, {len(lv)} levels ({shown}{more})")
             else:
@@ -460,54 +472,49 @@ class Columns:
             if bad.any():
                 j = int(np.flatnonzero(bad.any(axis=0))[0])
                 check_finite(out[:, j], self.label(j), offset)
-        identity, other, gaussian = self._groups()
+        groups = self._derived()
+        identity, gaussian = groups["identity"], groups["gaussian"]
         if len(identity):
-            V = out if len(identity) == out.shape[1] else out[:, identity]
-            K = self.n_levels[identity]
-            with np.errstate(invalid="ignore"):
-                unseen = ~np.isnan(V) & ~((V >= 0) & (V < K) & (V == np.round(V)))
-            if unseen.any():
-                if self.handle_unknown == "error":
-                    i, c = np.argwhere(unseen)[0]
-                    j = identity[c]
-                    raise unseen_value_error(self.label(j), V[i, c], self.levels[j], i + offset)
-                V[unseen] = np.broadcast_to(K, V.shape)[unseen]
+            whole = len(identity) == out.shape[1]
+            V = self._identity_codes(out if whole else out[:, identity], identity, offset)
+            if not whole:
                 out[:, identity] = V
-        for j in other:
+        for j in groups["other"]:
             out[:, j] = self._codes(j, out[:, j], offset)
         if len(gaussian):
             out[:, gaussian] = (out[:, gaussian] - self.loc[gaussian]) / self.scale[gaussian]
         return None if check_only else out
 
-    def _groups(self):
-        """Column indices: categorical with levels 0..K-1 (coded as they are), other
-        categorical, Gaussian. Cached: the description does not change once fitted."""
-        if getattr(self, "_cached_groups", None) is None:
-            categorical = self.kinds == "categorical"
-            identity = np.array([j for j in np.flatnonzero(categorical) if self._identity(j)], dtype=np.int64)
-            other = np.setdiff1d(np.flatnonzero(categorical), identity)
-            self._cached_groups = identity, other, np.flatnonzero(~categorical)
-        return self._cached_groups
+    def _identity_codes(self, V, columns, offset):
+        """Codes of values ``V`` (rows x len(columns)) of categorical columns whose levels are
+        0..K-1: the values themselves, K where unseen (or an error), NaN where missing.
+        Writes into ``V`` and returns it."""
+        K = self.n_levels[columns]
+        with np.errstate(invalid="ignore"):
+            unseen = ~np.isnan(V) & ~((V >= 0) & (V < K) & (V == np.round(V)))
+        if unseen.any():
+            if self.handle_unknown == "error":
+                i, c = np.argwhere(unseen)[0]
+                j = columns[c]
+                raise unseen_value_error(self.label(j), V[i, c], self.levels[j], i + offset)
+            V[unseen] = np.broadcast_to(K, V.shape)[unseen]
+        return V
 
     def _codes(self, j, values, offset=0):
         """Codes of a numeric column's values (NaN stays NaN; unseen -> K or an error)."""
+        if j in self._derived()["identity"]:
+            return self._identity_codes(values.copy()[:, None], np.array([j]), offset)[:, 0]
         levels = self.levels[j]
         K = len(levels)
         seen = ~np.isnan(values)
-        if self._identity(j):
-            with np.errstate(invalid="ignore"):
-                known = seen & (values >= 0) & (values < K) & (values == np.round(values))
-            codes = values
+        numeric = self.numeric_levels[j]
+        if numeric is None:
+            codes = pd.Index(levels).get_indexer(values).astype(np.float64)
         else:
-            numeric = self.numeric_levels[j]
-            if numeric is None:
-                codes = pd.Index(levels).get_indexer(values).astype(np.float64)
-            else:
-                idx = np.minimum(np.searchsorted(numeric, np.where(seen, values, 0.0)), K - 1)
-                codes = idx.astype(np.float64)
-                codes[numeric[idx] != values] = -1
-            known = seen & (codes >= 0)
-        unseen = seen & ~known
+            idx = np.minimum(np.searchsorted(numeric, np.where(seen, values, 0.0)), K - 1)
+            codes = idx.astype(np.float64)
+            codes[numeric[idx] != values] = -1
+        unseen = seen & (codes < 0)
         if unseen.any():
             if self.handle_unknown == "error":
                 i = int(np.flatnonzero(unseen)[0])
@@ -573,7 +580,7 @@ class Columns:
         columns = [self._values(j, Z[:, j]) for j in range(self.n_features)]
         if self.frame:
             names = self.names if self.names is not None else range(self.n_features)
-            return pd.DataFrame({name: _as_dtype(col, self.dtypes[j], self.levels[j])
+            return pd.DataFrame({name: _as_dtype(col, self.dtypes[j])
                                  for j, (name, col) in enumerate(zip(names, columns, strict=True))})
         if all(lv is None or nl is not None for lv, nl in zip(self.levels, self.numeric_levels, strict=True)):
             return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns]).reshape(Z.shape)
@@ -615,20 +622,20 @@ class Columns:
         """The description as JSON-able values (levels as lists, dtypes by name)."""
         return {
             "kinds": self.kinds.tolist(),
-            "levels": [None if lv is None else [_plain(v) for v in lv] for lv in self.levels],
+            "levels": [None if lv is None else [plain(v) for v in lv] for lv in self.levels],
             "level_types": [None if lv is None else lv.dtype.kind for lv in self.levels],
             "loc": self.loc.tolist(), "scale": self.scale.tolist(),
             "dtypes": [str(dt) for dt in self.dtypes], "frame": bool(self.frame),
             "names": None if self.names is None else [str(n) for n in self.names],
             "handle_unknown": self.handle_unknown, "unseen": bool(self.unseen),
-            "categories": [list(map(_plain, dt.categories)) if isinstance(dt, pd.CategoricalDtype) else None
+            "categories": [list(map(plain, dt.categories)) if isinstance(dt, pd.CategoricalDtype) else None
                            for dt in self.dtypes],
         }
 
     @classmethod
     def from_state(cls, state):
         out = cls(handle_unknown=state["handle_unknown"])
-        out.unseen, out._cached_groups = bool(state.get("unseen", True)), None
+        out.unseen = bool(state.get("unseen", True))
         out.kinds = np.asarray(state["kinds"], dtype=str)
         out.levels = [None if lv is None else np.asarray(lv, dtype=object if kind == "O" else None)
                       for lv, kind in zip(state["levels"], state["level_types"], strict=True)]
@@ -640,10 +647,6 @@ class Columns:
         return out
 
 
-def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
-
-
 def _is_integer_dtype(dtype):
     try:
         return pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
@@ -651,7 +654,7 @@ def _is_integer_dtype(dtype):
         return False
 
 
-def _as_dtype(values, dtype, levels):
+def _as_dtype(values, dtype):
     """A decoded column in its input dtype (categories keep their categories)."""
     if isinstance(dtype, pd.CategoricalDtype):
         return pd.Categorical(values, dtype=dtype)
