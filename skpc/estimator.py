@@ -860,8 +860,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         empty = np.full((n_samples, self.n_features_in_), np.nan)
-        out = self.columns_.decode(self._descend(empty, "sample", random_state))
-        return out if is_frame(out) or out.dtype == object else self._output(out, None)
+        return self._output(self.columns_.decode(self._descend(empty, "sample", random_state)), None)
 
     def _descend(self, X, mode, random_state):
         circuit = self.circuit_
@@ -957,7 +956,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
 
     # -- conditional queries (implemented in skpc/_queries.py) -----------------------------------
     def _output(self, out, X):
-        """Query results for the input ``X`` as given: numpy, or device arrays (``to_output``)."""
+        """Query results for the input ``X`` as given: numpy, or device arrays (``to_output``);
+        a DataFrame or an object array (the user's own types, see skpc.columns) as it is."""
+        if is_frame(out) or (isinstance(out, np.ndarray) and out.dtype.kind == "O"):
+            return out
         return to_output(out, X, self.circuit_.backend)
 
     def _check_query_X(self, X):
@@ -969,10 +971,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
 
     def _completed(self, X, Z, X_given):
         """``X`` with its missing entries from the engine values ``Z`` (observed entries
-        bit for bit), in ``X``'s type; numpy results follow ``to_output``."""
+        bit for bit), in ``X``'s type (see ``_output``)."""
         X_host, _, missing = X
-        out = self.columns_.complete(X_host, Z, missing)
-        return out if is_frame(out) or out.dtype == object else self._output(out, X_given)
+        return self._output(self.columns_.complete(X_host, Z, missing), X_given)
 
     @_one_blas_thread
     def sample_conditional(self, X, random_state=None):
@@ -1076,8 +1077,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             ``X``'s type; observed entries are copied bit for bit.
         """
         query = self._check_query_X(X)
-        out = _queries.conditional_means(self, *query)
-        return out if is_frame(out) or out.dtype == object else self._output(out, X)
+        return self._output(_queries.conditional_means(self, *query), X)
 
     @_one_blas_thread
     def conditional_log_prob(self, X, query, evidence=None):

@@ -14,7 +14,7 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from skpc import _queries
-from skpc._backend import to_host, to_output
+from skpc._backend import to_host
 from skpc._fronts import FORWARDED
 from skpc._model_file import ModelFileMixin
 from skpc.columns import as_table, column_label, is_frame, missing_mask
@@ -295,9 +295,9 @@ final_step_size, schedule_warmup, batches_per_update, momentum
                 out = np.hstack([out, indicator.astype(out.dtype, copy=False)])
         # A DataFrame keeps its dtypes when pandas output is asked for (set_output), else
         # results are arrays as in scikit-learn's imputers.
-        if is_frame(out):
-            return out if _get_output_config("transform", self)["dense"] == "pandas" else out.to_numpy()
-        return out if out.dtype == object else to_output(out, X, est.circuit_.backend)
+        if is_frame(out) and _get_output_config("transform", self)["dense"] == "pandas":
+            return out
+        return est._output(out.to_numpy() if is_frame(out) else out, X)
 
     def _with_empty_features(self, X, mask, out):
         """``out`` with the features that had no observed value in ``fit`` put back in
