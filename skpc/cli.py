@@ -233,27 +233,23 @@ def _column_names(est):
 
 
 def _as_table(values, est):
-    """Values from the model as a DataFrame with its column names: categories as integers,
-    other numbers in the model's floating-point type (written with the digits it holds)."""
-    if isinstance(values, pd.DataFrame):  # the user's types; whole categories as integers
+    """Values from the model as a DataFrame with its column names, in the types the model
+    returned (strings, integers and booleans as they are); categories whose values are
+    whole numbers as integers, other numbers in the model's floating-point type (written
+    with the digits it holds)."""
+    if isinstance(values, pd.DataFrame):
         frame = values.copy()
-        for j, kind in enumerate(est.leaf_types_):
-            column = frame.iloc[:, j]
-            if kind == "gaussian" and pd.api.types.is_float_dtype(column.dtype):
-                frame[frame.columns[j]] = column.astype(est.circuit_.dtype)  # the digits the model holds
-            if kind == "categorical" and pd.api.types.is_float_dtype(column.dtype):
-                v = column.to_numpy(dtype=np.float64)
-                if np.all(np.isnan(v) | (np.mod(v, 1) == 0)):
-                    frame[frame.columns[j]] = column.astype("Int64")
-        return frame
-    frame = pd.DataFrame(values, columns=_column_names(est))
+    else:
+        frame = pd.DataFrame(values, columns=_column_names(est))
     for j, kind in enumerate(est.leaf_types_):
         column = frame.iloc[:, j]
-        if est.columns_.numeric_levels[j] is None and kind == "categorical":
+        if kind == "categorical" and est.columns_.numeric_levels[j] is None:
             continue  # string levels
-        column = column.astype(np.float64)
-        whole = kind == "categorical" and np.all(np.mod(column.to_numpy(), 1) == 0)  # not a mean
-        frame[frame.columns[j]] = column.astype(np.int64 if whole else est.circuit_.dtype)
+        if not (pd.api.types.is_float_dtype(column.dtype) or column.dtype == object):
+            continue
+        v = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = kind == "categorical" and np.all(np.isnan(v) | (np.mod(v, 1) == 0))  # not a mean
+        frame[frame.columns[j]] = pd.array(v).astype("Int64") if whole else v.astype(est.circuit_.dtype)
     return frame
 
 
