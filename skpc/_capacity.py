@@ -53,6 +53,11 @@ NO_PATIENCE = 10**6
 HCLT_SIZES = (("auto", "auto"), (8, 1), (16, 1), (32, 1))
 
 
+#: Structures of the mixture candidates: their paths stop at the first size that does not
+#: improve the held-out score.
+MIXTURES = ("rat", "mixture")
+
+
 def take(X, rows):
     """Rows of a user's table (DataFrame or array)."""
     return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
@@ -70,11 +75,19 @@ def candidates(est):
     """Settings of each candidate: dicts of estimator parameters."""
     hclts = [{"structure": "hclt", "n_latents": k, "structure_params": {"n_components": m}}
              for k, m in HCLT_SIZES]
+    regs = REG_COVARS if est.reg_covar == "auto" else (est.reg_covar,)
+    gaussian = est.leaf_types_ == "gaussian"
+    if gaussian.any() and not gaussian.all():
+        # Continuous and categorical columns (a classifier's label among them): mixtures
+        # whose components are a full-covariance Gaussian times a distribution of each
+        # categorical column (a Gaussian mixture per class, for a label).
+        paths = [[{"structure": "mixture", "n_latents": k, "reg_covar": reg} for k in MIXTURE_SIZES]
+                 for reg in regs]
+        return [*paths, hclts]
     # Full-covariance units need continuous columns, and a RAT two of them (one continuous
     # column: the HCLTs are its mixtures of univariate Gaussians).
-    if not np.all(est.leaf_types_ == "gaussian") or len(est.leaf_types_) < 2:
+    if not gaussian.all() or len(est.leaf_types_) < 2:
         return [hclts]
-    regs = REG_COVARS if est.reg_covar == "auto" else (est.reg_covar,)
     paths = [[{"structure": "rat", "n_latents": k, "reg_covar": reg,
                "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
               for k in MIXTURE_SIZES] for reg in regs]
@@ -104,7 +117,7 @@ def search(est, X, rng):
             if est.verbose:
                 print(f"candidate {_describe(record['params']):55s} valid {record['valid_loglik']:9.4f} "
                       f"(best epoch {record['best_epoch']})  {record['seconds']:6.2f}s", flush=True)
-            if record["valid_loglik"] <= best_on_path and settings["structure"] == "rat":
+            if record["valid_loglik"] <= best_on_path and settings["structure"] in MIXTURES:
                 break
             best_on_path = max(best_on_path, record["valid_loglik"])
     best = _one_standard_error(records, np.array(rows))
@@ -129,8 +142,9 @@ def _evaluate(est, X, settings, seeds):
     """Held-out record of one candidate, and its held-out per-row log-likelihoods.
 
     Each split is the one ``fit`` with ``early_stopping=True`` holds out for its
-    ``random_state``; the candidate is scored after every epoch, and ``score_samples``
-    then gives the per-row scores at its best epoch (the parameters early stopping keeps).
+    ``random_state``; the candidate is scored after every epoch, and its per-row scores
+    (``_selection_scores``: the log-likelihood, or a front's own measure) are taken at its
+    best epoch (the parameters early stopping keeps).
     """
     # The kinds of the whole training set; a level that only the held-out rows hold scores
     # as "unseen" there, as it would on new data.
@@ -147,7 +161,7 @@ def _evaluate(est, X, settings, seeds):
             model.fit(X)
         curves.append(model.history_["valid_loglik"])
         held_out = np.sort(np.random.RandomState(seed).permutation(X.shape[0])[:n_valid])
-        scores.append(model.score_samples(take(X, held_out)))
+        scores.append(model._selection_scores(model._codes(take(X, held_out))))
     length = min(len(c) for c in curves)
     curve = np.mean([c[:length] for c in curves], axis=0)
     if settings["structure"] == "hclt":  # the sizes used, "auto" resolved
@@ -169,6 +183,8 @@ def _describe(params):
     p = params.get("structure_params", {})
     if params.get("structure") == "rat":
         text = f"gaussian mixture, {params['n_latents']} full-covariance components"
+    elif params.get("structure") == "mixture":
+        text = f"mixture, {params['n_latents']} components (full-covariance Gaussian x categorical)"
     else:
         text = f"hclt, n_latents={params['n_latents']}, n_components={p.get('n_components')}"
     extra = [f"{k}={params[k]:g}" for k in ("reg_covar", "_stop_after") if k in params]

@@ -59,6 +59,26 @@ def _repeat_rows(X, times):
     return pd.concat([X] * times, ignore_index=True)
 
 
+class JointDensity(PCDensityEstimator):
+    """PCClassifier's circuit of p(x, y), the label its last column, coded ``0..n_classes-1``.
+
+    A PCDensityEstimator whose early stopping and capacity search (``structure="auto"``)
+    maximise the held-out log p(y | x), the classifier's task, instead of the joint
+    log-likelihood, which the features dominate: ``history_["valid_loglik"]`` and the
+    candidates' ``"valid_loglik"`` in ``capacity_search_`` are means of log p(y | x).
+    """
+
+    def _selection_scores(self, X):
+        n_classes = int(self.columns_.n_levels[-1])
+        rows = np.array(X, dtype=self.circuit_.dtype)  # a copy whose label column is rewritten
+        labels = rows[:, -1].astype(np.int64)
+        joint = np.empty((rows.shape[0], n_classes))
+        for c in range(n_classes):
+            rows[:, -1] = c
+            joint[:, c] = self._log_likelihood(rows)
+        return joint[np.arange(len(joint)), labels] - logsumexp(joint, axis=1)
+
+
 class PCClassifier(ModelFileMixin, ClassifierMixin, BaseEstimator):
     """Classification with one probabilistic circuit over the features and the label.
 
@@ -88,13 +108,16 @@ final_step_size, schedule_warmup, batches_per_update, momentum
         one category per class). A :class:`~skpc.structures.RegionGraph` given as
         ``structure`` must cover ``n_features + 1`` variables, the label being the last;
         ``structure="pd"`` (an image) does not apply. ``random_state`` also seeds
-        ``sample``.
+        ``sample``. Early stopping and the capacity search of ``structure="auto"``
+        choose by the held-out log p(y | x) (the log loss), not by the joint likelihood.
 
     Attributes
     ----------
-    estimator_ : PCDensityEstimator
+    estimator_ : JointDensity
         The fitted circuit over the features and the label (its last column holds the
-        class codes ``0..n_classes-1``, in the order of ``classes_``).
+        class codes ``0..n_classes-1``, in the order of ``classes_``): a
+        :class:`~skpc.PCDensityEstimator` whose early stopping and capacity search
+        choose by the held-out log p(y | x).
     classes_ : ndarray of shape (n_classes,)
         The class labels, sorted (as :class:`~sklearn.preprocessing.LabelEncoder`).
     n_iter_ : int
@@ -231,7 +254,7 @@ final_step_size, schedule_warmup, batches_per_update, momentum
         self.classes_ = encoder.classes_
         codes = encoder.transform(y)
         params = {**inner_params(self), **self._label_column_params(X, len(self.classes_))}
-        self.estimator_ = PCDensityEstimator(**params).fit(_append_column(X, codes))
+        self.estimator_ = JointDensity(**params).fit(_append_column(X, codes))
         self.n_iter_ = self.estimator_.n_iter_
         return self
 

@@ -22,7 +22,7 @@ from skpc.engine.memory import check_memory
 from skpc.engine.parallel import single_threaded_blas
 from skpc.leaves import Categorical, Gaussian, MultivariateGaussian
 from skpc.solvers import SOLVERS, check_options, step_size_at
-from skpc.structures import RegionGraph, hclt, hclt_mixture, poon_domingos, rat_spn
+from skpc.structures import RegionGraph, hclt, hclt_mixture, mixture, poon_domingos, rat_spn
 
 #: HCLT's mutual information is estimated on at most this many rows (sampled).
 MAX_STRUCTURE_ROWS = 200_000
@@ -88,7 +88,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
 
     Parameters
     ----------
-    structure : {"auto", "hclt", "rat", "pd"} or RegionGraph, default="auto"
+    structure : {"auto", "hclt", "mixture", "rat", "pd"} or RegionGraph, default="auto"
         The region graph. ``"auto"`` (with ``n_latents="auto"`` and no
         ``structure_params``) chooses the circuit and its size on held-out rows of the
         training data: Gaussian mixtures (RATs of depth 0 with full-covariance leaves,
@@ -99,6 +99,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         and a size given in ``n_latents`` or ``structure_params``, skip the search and
         get ``"hclt"``. ``"hclt"`` learns hidden Chow-Liu trees from the data (by
         default a mixture of several, see ``n_latents`` and ``structure_params``);
+        ``"mixture"`` is a finite mixture of ``n_latents`` components, each a
+        full-covariance Gaussian over the continuous columns times one categorical
+        distribution per categorical column (:func:`~skpc.structures.mixture`:
+        ``GaussianMixture`` on continuous data, a latent class model otherwise);
         ``"rat"`` builds random balanced binary trees (RAT-SPN,
         :func:`~skpc.structures.rat_spn`); ``"pd"`` builds a Poon-Domingos architecture
         over an image (:func:`~skpc.structures.poon_domingos`); a
@@ -328,7 +332,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "structure": [StrOptions({"auto", "hclt", "rat", "pd"}), RegionGraph],
+        "structure": [StrOptions({"auto", "hclt", "mixture", "rat", "pd"}), RegionGraph],
         "n_latents": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -448,6 +452,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 raise ValueError(
                     f"the region graph covers {graph.n_variables} variables, X has {X.shape[1]} columns."
                 )
+        elif self.structure == "mixture":
+            self._structure_params()  # it takes none: an error for any given
+            graph = mixture(self.leaf_types_)
         elif self.structure in ("rat", "pd"):
             graph = self._build_structure(X.shape[1], rng)
         else:
@@ -720,7 +727,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             history["train_loglik"].append((float(circuit.backend.to_numpy(total)) + jacobian) / n)
             history["seconds"].append(time.perf_counter() - start)
             if X_valid is not None:
-                history["valid_loglik"].append(float(np.mean(self._log_likelihood(X_valid))))
+                history["valid_loglik"].append(float(np.mean(self._selection_scores(X_valid))))
             score = history["valid_loglik" if X_valid is not None else "train_loglik"][-1]
             if not np.isfinite(score):
                 raise FloatingPointError(
@@ -818,7 +825,17 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self)
-        return self._log_likelihood(self._encode(self._validate_X(X, reset=False)))
+        return self._log_likelihood(self._codes(X))
+
+    def _codes(self, X):
+        """The engine's codes of the user's rows ``X`` of a fitted model."""
+        return self._encode(self._validate_X(X, reset=False))
+
+    def _selection_scores(self, X):
+        """Per-row scores of the engine's codes ``X`` that early stopping and the capacity
+        search maximise: the log-likelihood here; a front may score its own task instead
+        (PCClassifier: log p(y | x))."""
+        return self._log_likelihood(X)
 
     @_one_blas_thread
     def score(self, X, y=None):
@@ -877,6 +894,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         params = dict(self.structure_params or {})
         if self.structure in ("auto", "hclt"):
             allowed = {"n_components": "auto"}
+        elif self.structure == "mixture":
+            allowed = {}
         elif self.structure == "rat":
             allowed = {"depth": None, "n_repetitions": 4, "multivariate_leaves": False}
         else:

@@ -58,7 +58,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skpc import __version__
 from skpc._backend import get_backend
-from skpc.classifier import PCClassifier
+from skpc.classifier import JointDensity, PCClassifier
 from skpc.columns import Columns
 from skpc.estimator import PCDensityEstimator
 from skpc.imputer import PCImputer
@@ -71,12 +71,12 @@ FORMAT_VERSION = 2
 #: Versions :func:`load` reads: 1 (skpc 0.1.0: one PCDensityEstimator) and 2 (any estimator).
 READ_VERSIONS = (1, 2)
 #: The classes a model file may hold, by name: :func:`load` builds nothing else.
-SAVABLE = {cls.__name__: cls for cls in (PCDensityEstimator, PCImputer, PCClassifier, PCOutlierDetector,
-                                         MissingIndicator)}
-#: Attributes that are not saved: the circuit (saved as the region graph and parameter
+SAVABLE = {cls.__name__: cls for cls in (PCDensityEstimator, JointDensity, PCImputer, PCClassifier,
+                                         PCOutlierDetector, MissingIndicator)}
+#: Attributes of a PCDensityEstimator that are not saved: the circuit (saved as the region graph and parameter
 #: arrays), the state of an interrupted fit or of a stream of ``partial_fit`` calls, and
 #: the parameters the circuit was built with (the saved ones, on load).
-_NOT_SAVED = {"PCDensityEstimator": {"circuit_", "structure_", "_stream", "_checkpoint", "_built_with"}}
+_NOT_SAVED = {"circuit_", "structure_", "_stream", "_checkpoint", "_built_with"}
 _GRAPH_KEYS = (
     "scope_offsets", "scope_variables", "partition_regions", "partition_offsets", "partition_children",
 )
@@ -154,7 +154,7 @@ def _node(obj, prefix, arrays):
     """The JSON node of ``obj`` (a class of SAVABLE); its arrays go to ``arrays``."""
     name = type(obj).__name__
     params = obj.get_params(deep=False) if isinstance(obj, BaseEstimator) else {}
-    skip = set(params) | _NOT_SAVED.get(name, set())
+    skip = set(params) | (_NOT_SAVED if isinstance(obj, PCDensityEstimator) else set())
     node = {
         "class": name,
         "params": _plain_params(obj, prefix, arrays) if params else {},
@@ -363,7 +363,7 @@ def _build(node, reader):
             if isinstance(value, dict) and set(value) == {_MODEL_PARAM}:
                 params[name] = _build(value[_MODEL_PARAM], reader)
         graph = None
-        if cls is PCDensityEstimator and "circuit" in node:
+        if issubclass(cls, PCDensityEstimator) and "circuit" in node:
             graph = _read_graph(reader, node["circuit"])
             if params.get("structure") == "<structure_>":
                 params["structure"] = graph

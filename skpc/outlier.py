@@ -46,8 +46,8 @@ class PCOutlierDetector(ModelFileMixin, OutlierMixin, BaseEstimator):
         ``offset_`` to that quantile of the training rows' log-likelihoods, so that
         this fraction of them is flagged. ``"auto"``: flag the rows less probable than
         99% of the rows the circuit itself generates (``offset_`` is the 1% quantile of
-        the log-likelihood of ``AUTO_SAMPLES`` samples from the circuit), whatever the
-        training data hold.
+        the log-likelihood of ``AUTO_SAMPLES`` samples from the circuit), and at least
+        1% of the training rows (where the circuit's tails reach beyond them all).
     refit_inliers : bool, default=False
         Fit the circuit again on the training rows that the first fit does not flag.
     structure, n_latents, solver, batch_size, step_size, schedule, max_iter, tol, pseudocount, \
@@ -55,11 +55,9 @@ n_categories, leaf, handle_unknown, early_stopping, validation_fraction, n_iter_
 random_state, verbose, device, dtype, structure_params, min_var, reg_covar, \
 final_step_size, schedule_warmup, batches_per_update, momentum
         Passed to the inner :class:`~skpc.PCDensityEstimator` (same meanings and
-        defaults, but ``structure="hclt"``: the estimator's ``"auto"`` search picks the
-        smoothest mixture whose held-out score is within one standard error of the best,
-        and the tails of such a mixture cover the outliers it is fitted on; on 300 rows
-        of scikit-learn's blobs it flagged none). ``random_state`` also seeds the samples
-        of ``contamination="auto"``.
+        defaults: ``structure="auto"`` chooses the circuit's capacity on held-out rows,
+        which keeps it from learning the outliers as one more mode). ``random_state``
+        also seeds the samples of ``contamination="auto"``.
 
     Attributes
     ----------
@@ -99,7 +97,7 @@ final_step_size, schedule_warmup, batches_per_update, momentum
         self,
         contamination="auto",
         refit_inliers=False,
-        structure="hclt",
+        structure="auto",
         n_latents="auto",
         solver="anemone",
         batch_size=512,
@@ -202,7 +200,10 @@ final_step_size, schedule_warmup, batches_per_update, momentum
         """``offset_`` of the current circuit: a quantile of its training or its own scores."""
         if self.contamination == "auto":
             samples = inner_call(self.estimator_.sample, AUTO_SAMPLES, random_state=rng)
-            return float(np.quantile(inner_call(self.estimator_.score_samples, samples), AUTO_TAIL))
+            tail = np.quantile(inner_call(self.estimator_.score_samples, samples), AUTO_TAIL)
+            # At least AUTO_TAIL of the training rows: a smooth circuit's tails can reach
+            # beyond every training row (a mixture of fewer components than clusters).
+            return float(max(tail, np.quantile(self._scores(X), AUTO_TAIL)))
         return float(np.percentile(self._scores(X), 100.0 * self.contamination))
 
     def _scores(self, X):

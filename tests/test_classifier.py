@@ -59,11 +59,8 @@ def test_forwarded_parameters_have_the_estimators_names_and_defaults(front):
     ours = inspect.signature(getattr(skpc, front)).parameters
     theirs = inspect.signature(PCDensityEstimator).parameters
     assert set(ours) - own == set(theirs) - {"warm_start"}
-    # The one documented exception: the outlier detector's circuit is an HCLT by default
-    # (the capacity search prefers smooth mixtures, whose tails hide the outliers).
-    differ = {"PCOutlierDetector": {"structure": "hclt"}}.get(front, {})
     for name in set(ours) - own:
-        assert ours[name].default == differ.get(name, theirs[name].default), name
+        assert ours[name].default == theirs[name].default, name
 
 
 def _enumerated_proba(clf, x):
@@ -241,3 +238,34 @@ def test_string_columns_flow_through_fit_predict_and_sample():
     assert set(X_new["city"]) <= {"Lyon", "Paris", "Nice"}
     X_num, _ = PCClassifier(n_latents=2, max_iter=2).fit(frame[["age"]].to_numpy(), y).sample(5, y="cat")
     assert X_num.dtype == np.float64
+
+
+def test_selection_scores_are_the_log_probability_of_the_true_label(fitted):
+    clf, X, y = fitted
+    labels = np.searchsorted(clf.classes_, y)
+    codes = clf.estimator_._codes(np.column_stack([X, labels]))
+    expected = clf.predict_log_proba(X)[np.arange(len(X)), labels]
+    np.testing.assert_allclose(clf.estimator_._selection_scores(codes), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_early_stopping_keeps_the_epoch_of_the_best_held_out_log_loss():
+    X, y = _data(400, seed=12)
+    clf = PCClassifier(n_latents=4, max_iter=8, early_stopping=True, dtype="float64", random_state=0)
+    clf.fit(X, y)
+    # fit's first draw from random_state holds out validation_fraction of the rows
+    held_out = np.sort(np.random.RandomState(0).permutation(len(X))[:40])
+    log_proba = clf.predict_log_proba(X[held_out])[np.arange(40), np.searchsorted(clf.classes_, y[held_out])]
+    assert np.isclose(max(clf.estimator_.history_["valid_loglik"]), log_proba.mean(), rtol=1e-10)
+
+
+def test_the_search_scores_candidates_by_log_loss_and_tries_gaussian_mixtures_per_class():
+    rng = np.random.default_rng(13)
+    y = rng.integers(0, 3, 240)
+    X = rng.normal(size=(240, 6)) + 2.0 * y[:, None]  # six continuous features; the joint is far below 0
+    clf = PCClassifier(random_state=0).fit(X, y)
+    search = clf.estimator_.capacity_search_
+    structures = {c["params"]["structure"] for c in search["candidates"]}
+    assert {"mixture", "hclt"} <= structures
+    scores = np.array([c["valid_loglik"] for c in search["candidates"]])
+    assert np.all(scores <= 0) and np.all(scores > -np.log(3) - 1)  # log p(y | x), not log p(x, y)
+    assert clf.score(X, y) > 0.95

@@ -62,6 +62,22 @@ def test_auto_threshold_flags_its_tail_of_the_circuits_own_samples():
     assert abs(flagged - AUTO_TAIL) < 0.004
 
 
+def test_auto_threshold_flags_at_least_its_tail_of_the_training_rows():
+    # One Gaussian over four tight clusters at the corners of a square: its 1% tail lies
+    # beyond every training row (the data have lighter tails than the Gaussian), so the
+    # circuit's own tail flags none of them; the floor still flags 1% of them.
+    rng = np.random.default_rng(8)
+    X = rng.choice([-3.0, 3.0], size=(400, 2)) + 0.3 * rng.normal(size=(400, 2))
+    gaussian = {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}
+    detector = PCOutlierDetector(structure="rat", structure_params=gaussian, n_latents=1,
+                                 random_state=0).fit(X)
+    scores = detector.score_samples(X)
+    samples = detector.estimator_.sample(20_000, random_state=1)
+    assert np.quantile(detector.score_samples(samples), AUTO_TAIL) < scores.min()
+    assert np.isclose(detector.offset_, np.quantile(scores, AUTO_TAIL))
+    assert abs(np.sum(detector.predict(X) == -1) - AUTO_TAIL * len(X)) <= 1
+
+
 def test_refitting_on_the_inliers_separates_contaminated_training_data_better():
     X, is_out = _contaminated(900, 100, seed=4)
     X_clean, _ = _contaminated(2000, 0, seed=5)
