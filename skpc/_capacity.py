@@ -120,7 +120,7 @@ def search(est, X, rng):
             if record["valid_loglik"] <= best_on_path and settings["structure"] in MIXTURES:
                 break
             best_on_path = max(best_on_path, record["valid_loglik"])
-    best = _one_standard_error(records, np.array(rows))
+    best = RULES[est._capacity_rule](records, np.array(rows))
     chosen = dict(records[best]["params"])
     if est.max_iter == "auto":  # the refit runs as the candidate did, to its best held-out epoch
         chosen.update(_stop_after=records[best]["best_epoch"], n_iter_no_change=NO_PATIENCE)
@@ -221,3 +221,13 @@ def _one_standard_error(records, rows):
         record["standard_error"] = float(error)
     close = np.flatnonzero(diff.mean(axis=1) <= se)
     return int(close[np.argmin([records[i]["n_parameters"] for i in close])])
+
+
+def _best_score(records, rows):
+    """The candidate with the best held-out score (standard errors recorded as above)."""
+    _one_standard_error(records, rows)
+    return int(np.argmax(rows.mean(axis=1)))
+
+
+#: How an estimator's ``_capacity_rule`` picks among the candidates.
+RULES = {"one standard error": _one_standard_error, "best score": _best_score}

@@ -66,7 +66,13 @@ class JointDensity(PCDensityEstimator):
     maximise the held-out log p(y | x), the classifier's task, instead of the joint
     log-likelihood, which the features dominate: ``history_["valid_loglik"]`` and the
     candidates' ``"valid_loglik"`` in ``capacity_search_`` are means of log p(y | x).
+    The search takes the candidate with the best held-out log p(y | x): the one-standard-
+    error rule's smaller circuits measured worse there (log loss at 50% missing features on
+    nltcs 0.512 against 0.506, wine 0.256 against 0.227, breast cancer 0.145 against
+    0.137, 5-fold CV of ``benchmarks/classification.py``'s folds).
     """
+
+    _capacity_rule = "best score"
 
     def _selection_scores(self, X):
         n_classes = int(self.columns_.n_levels[-1])

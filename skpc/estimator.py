@@ -831,6 +831,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         """The engine's codes of the user's rows ``X`` of a fitted model."""
         return self._encode(self._validate_X(X, reset=False))
 
+    #: How the capacity search picks among its candidates (``_capacity.RULES``): the
+    #: smallest within one standard error of the best held-out log-likelihood.
+    _capacity_rule = "one standard error"
+
     def _selection_scores(self, X):
         """Per-row scores of the engine's codes ``X`` that early stopping and the capacity
         search maximise: the log-likelihood here; a front may score its own task instead
