@@ -373,24 +373,16 @@ final_step_size, schedule_warmup, batches_per_update, momentum
                 raise ValueError(
                     f"y holds the label {labels[unknown][0]!r}, not one of classes_ {self.classes_}."
                 )
-            # Every feature missing, the label given: in the table type the circuit was fitted on.
-            evidence = np.full((n_samples, self.n_features_in_ + 1), np.nan, dtype=object)
+            # Every feature missing, the label given, in the engine's codes; the draws are
+            # decoded to the types the circuit was fitted on, as ``sample`` does.
+            evidence = np.full((n_samples, self.n_features_in_ + 1), np.nan)
             evidence[:, -1] = np.searchsorted(self.classes_, labels)
-            names = getattr(self.estimator_, "feature_names_in_", None)
-            if names is not None:
-                import pandas as pd  # noqa: PLC0415 -- only for models fitted on DataFrames
-
-                evidence = pd.DataFrame(evidence, columns=names)
-            rows = self.estimator_.sample_conditional(evidence, random_state=rng)
+            inner = self.estimator_
+            rows = inner._output(inner.columns_.decode(inner._descend(evidence, "sample", rng)), None)
         if is_frame(rows):
             features, codes = rows.iloc[:, :-1], rows.iloc[:, -1].to_numpy()
         else:
             features, codes = rows[:, :-1], rows[:, -1]
-            if features.dtype == object:  # the object evidence of a numeric model: numbers again
-                try:
-                    features = features.astype(np.float64)
-                except (TypeError, ValueError):
-                    pass  # string columns
         return features, self.classes_[np.asarray(codes, dtype=np.float64).astype(np.int64)]
 
     def __sklearn_tags__(self):

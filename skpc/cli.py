@@ -520,7 +520,7 @@ def cmd_demo(args):
     p = (X.sum(axis=0) + 1) / (X.shape[0] + 2)
     independent = np.mean(X_test @ np.log(p) + (1 - X_test) @ np.log1p(-p))
     print(f"\nheld-out test log-likelihood (nats per sample, higher is better) after {seconds:.1f} s:")
-    name = est.structure_.name.split("-")[0]  # hclt, rat, pd or custom
+    name = est.structure_.name.split("-")[0]  # hclt, mixture, rat, pd or custom
     print(f"  skpc {name + ' circuit':<19}{est.score(X_test):9.4f}")
     print(f"  independent variables   {independent:9.4f}")
     print(

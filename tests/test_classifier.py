@@ -235,6 +235,8 @@ def test_string_columns_flow_through_fit_predict_and_sample():
     assert proba[0].argmax() == 1 and np.isclose(proba.sum(axis=1), 1).all()
     X_new, y_new = clf.sample(50, y="emu", random_state=0)
     assert list(X_new.columns) == ["city", "age"] and (y_new == "emu").all()
+    # in the training frame's types: strings and floats, not the objects of a NaN evidence frame
+    assert X_new["age"].dtype == frame["age"].dtype and X_new["city"].map(type).eq(str).all()
     assert set(X_new["city"]) <= {"Lyon", "Paris", "Nice"}
     X_num, _ = PCClassifier(n_latents=2, max_iter=2).fit(frame[["age"]].to_numpy(), y).sample(5, y="cat")
     assert X_num.dtype == np.float64
