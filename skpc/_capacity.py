@@ -1,12 +1,15 @@
 """``structure="auto"``: the model's capacity chosen on held-out rows of the training data.
 
-A small search, as ``LassoCV`` chooses its penalty: each candidate circuit is fitted on
-``1 - VALID_FRACTION`` of the training rows, scored on the rest after every epoch, and the
-candidate with the best held-out log-likelihood is refitted on all the rows, for as many
-epochs as its best held-out epoch. The candidates contain the obvious baselines as
-special cases (a single full-covariance Gaussian, Gaussian mixtures: RATs of depth 0 with
-multivariate leaves), so on held-out rows the choice is never behind them. Large data skip
-the search (``SEARCH_MAX_CELLS``) and get the fixed HCLT rule of ``structure="hclt"``.
+A small search, as ``LassoCV`` chooses its penalty: each candidate circuit is fitted
+without some of the training rows and scored on them after every epoch, and the
+candidate chosen on its held-out log-likelihood (one-standard-error rule) is refitted on
+all the rows, for as many epochs as its best held-out epoch. Small training sets
+(``CV_MAX_CELLS``) are cross-validated over ``CV_FOLDS`` folds, the clear losers of the
+first fold screened out (``SCREEN_SE``); larger ones hold out one split of
+``VALID_FRACTION``. The candidates contain the obvious baselines as special cases (a
+single full-covariance Gaussian, Gaussian mixtures: RATs of depth 0 with multivariate
+leaves), so on held-out rows the choice is never behind them. Large data skip the search
+(``SEARCH_MAX_CELLS``) and get the fixed HCLT rule of ``structure="hclt"``.
 The rules and the evidence for them: docs/defaults.md.
 """
 
@@ -27,12 +30,27 @@ SEARCH_MAX_CELLS = 200_000
 #: Fewer training rows than this: no held-out part worth scoring; the search is skipped.
 SEARCH_MIN_ROWS = 20
 
-#: Share of the training rows held out to score the candidates.
+#: Share of the training rows held out to score the candidates when the set is not
+#: cross-validated (above ``CV_MAX_CELLS``).
 VALID_FRACTION = 0.2
 
-#: Random held-out splits per candidate (the same for every candidate); each further one
-#: multiplies the search's cost.
-N_SPLITS = 1
+#: Small training sets are cross-validated: ``CV_FOLDS`` folds (every row held out once),
+#: so that each candidate is scored on all the rows instead of a fifth of them; on a few
+#: hundred rows one held-out part of a fifth leaves the choice to chance (wine's 27 rows).
+CV_FOLDS = 5
+
+#: Training sets with at most this many cells (rows x columns) get ``CV_FOLDS`` folds,
+#: larger ones one held-out split of ``VALID_FRACTION``. With this bound the folds' fits
+#: together cover fewer cells than one split of a set at ``SEARCH_MAX_CELLS``, so the
+#: cross-validated search never costs more than the largest single-split one.
+CV_MAX_CELLS = 20_000
+
+#: Cross-validation's first fold screens: a candidate whose score there is more than this
+#: many standard errors below the best one's is not fitted on the other folds. It spares
+#: the clear losers (a single Gaussian on three clusters) most of the cost: on the
+#: continuous sets of benchmarks/defaults.py it chose as the full cross-validation did, at
+#: about half its time (docs/defaults.md).
+SCREEN_SE = 3.0
 
 #: Sizes of the Gaussian-mixture candidates (full-covariance components), tried in order
 #: while the held-out score improves.
@@ -87,77 +105,114 @@ def search(est, X, rng):
 
     Records every candidate in ``est.capacity_search_``. Each list of candidates is a
     path tried in order; a Gaussian-mixture path stops at the first size that does not
-    improve its held-out score.
+    improve its held-out score. On small data (``held_out_folds``) every candidate is
+    scored on the first fold, and the ones that ``_screen`` keeps on the others too.
     """
     start = time.perf_counter()
-    # The same held-out splits for every candidate, so that their scores are paired.
-    seeds = [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=N_SPLITS)]
-    records, rows = [], []
+    # The same held-out rows for every candidate, so that their scores are paired.
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    folds = held_out_folds(*X.shape, seed)
+    tried, fits = [], []  # the candidates' settings and, for each, its fits (one per fold)
     for path in candidates(est):
         best_on_path = -np.inf
         for settings in path:
-            tic = time.perf_counter()
-            record, scores = _evaluate(est, X, settings, seeds)
-            record["seconds"] = time.perf_counter() - tic
-            records.append(record)
-            rows.append(scores)
+            fits.append([_fit_fold(est, X, settings, seed, folds[0])])
+            tried.append(settings)
+            score = float(np.mean(fits[-1][0]["scores"]))
             if est.verbose:
-                print(f"candidate {_describe(record['params']):55s} valid {record['valid_loglik']:9.4f} "
-                      f"(best epoch {record['best_epoch']})  {record['seconds']:6.2f}s", flush=True)
-            if record["valid_loglik"] <= best_on_path and settings["structure"] == "rat":
+                print(f"candidate {_describe(settings):55s} valid {score:9.4f} "
+                      f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
+            if score <= best_on_path and settings["structure"] == "rat":
                 break
-            best_on_path = max(best_on_path, record["valid_loglik"])
-    best = _one_standard_error(records, np.array(rows))
+            best_on_path = max(best_on_path, score)
+    kept = _screen(np.array([f[0]["scores"] for f in fits])) if len(folds) > 1 else range(len(fits))
+    for i in kept:
+        fits[i] += [_fit_fold(est, X, tried[i], seed, fold) for fold in folds[1:]]
+    records = [_record(est, X, settings, f) for settings, f in zip(tried, fits)]
+    full = [i for i, f in enumerate(fits) if len(f) == len(folds)]  # scored on every fold
+    rows = np.array([np.concatenate([fold["scores"] for fold in fits[i]]) for i in full])
+    best = full[_one_standard_error([records[i] for i in full], rows)]
     chosen = dict(records[best]["params"])
     if est.max_iter == "auto":  # the refit runs as the candidate did, to its best held-out epoch
         chosen.update(_stop_after=records[best]["best_epoch"], n_iter_no_change=NO_PATIENCE)
     est.capacity_search_ = {
-        "candidates": records, "best": best, "chosen": chosen, "random_states": seeds,
-        "n_valid_rows": _n_valid(X.shape[0]), "seconds": time.perf_counter() - start,
+        "candidates": records, "best": best, "chosen": chosen, "random_states": [seed],
+        "n_folds": len(folds), "n_valid_rows": len(folds[0]), "seconds": time.perf_counter() - start,
     }
     if est.verbose:
-        print(f"chose {_describe(chosen)} by held-out log-likelihood; refit on all {X.shape[0]} rows "
+        for i in full:
+            print(f"{len(folds)} folds: {_describe(records[i]['params']):55s} valid "
+                  f"{records[i]['valid_loglik']:9.4f} (best epoch {records[i]['best_epoch']})", flush=True)
+        print(f"chose {_describe(chosen)}; refit on all {X.shape[0]} rows "
               f"(search {est.capacity_search_['seconds']:.1f}s)", flush=True)
     return chosen
+
+
+def held_out_folds(n_rows, n_columns, seed):
+    """The held-out rows of each fit of a candidate (sorted arrays).
+
+    Up to ``CV_MAX_CELLS`` cells: ``CV_FOLDS`` folds of a random permutation, every row in
+    exactly one. Above: the one split ``fit`` with ``early_stopping=True`` holds out for
+    ``random_state=seed`` (``VALID_FRACTION`` of the rows).
+    """
+    order = np.random.RandomState(seed).permutation(n_rows)
+    if n_rows * n_columns <= CV_MAX_CELLS and n_rows >= 2 * CV_FOLDS:
+        return [np.sort(fold) for fold in np.array_split(order, CV_FOLDS)]
+    return [np.sort(order[:_n_valid(n_rows)])]
 
 
 def _n_valid(n_rows):
     return max(1, int(round(VALID_FRACTION * n_rows)))  # as fit's early stopping
 
 
-def _evaluate(est, X, settings, seeds):
-    """Held-out record of one candidate, and its held-out per-row log-likelihoods.
+def _screen(rows):
+    """The candidates worth scoring on the other folds: those whose first-fold score is
+    within ``SCREEN_SE`` standard errors of the best one's (paired per-row differences)."""
+    diff = rows[int(np.argmax(rows.mean(axis=1)))] - rows
+    se = diff.std(axis=1, ddof=1) / np.sqrt(rows.shape[1])
+    return np.flatnonzero(diff.mean(axis=1) <= SCREEN_SE * se)
 
-    Each split is the one ``fit`` with ``early_stopping=True`` holds out for its
-    ``random_state``; the candidate is scored after every epoch, and ``score_samples``
-    then gives the per-row scores at its best epoch (the parameters early stopping keeps).
+
+def _fit_fold(est, X, settings, seed, fold):
+    """One fit of a candidate without the ``fold`` rows, scored on them.
+
+    ``fit`` with ``early_stopping=True`` holds the fold out and scores it after every
+    epoch; ``score_samples`` then gives the per-row scores at the best epoch (the
+    parameters early stopping keeps).
     """
+    tic = time.perf_counter()
     # The kinds of the whole training set; a level that only the held-out rows hold scores
     # as "unseen" there, as it would on new data.
     fixed = {"early_stopping": True, "validation_fraction": VALID_FRACTION, "verbose": 0,
              "warm_start": False, "leaf": est.leaf_types_}
     if est.max_iter == "auto":  # let the whole schedule run: the best epoch is chosen
         fixed["n_iter_no_change"] = NO_PATIENCE
-    n_valid = _n_valid(X.shape[0])
-    curves, scores = [], []
-    for seed in seeds:
-        model = clone(est).set_params(**fixed, **settings, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the candidates' fits are internal
-            model.fit(X)
-        curves.append(model.history_["valid_loglik"])
-        held_out = np.sort(np.random.RandomState(seed).permutation(X.shape[0])[:n_valid])
-        scores.append(model.score_samples(take(X, held_out)))
-    length = min(len(c) for c in curves)
-    curve = np.mean([c[:length] for c in curves], axis=0)
+    public = {k: v for k, v in settings.items() if not k.startswith("_")}
+    model = clone(est).set_params(**fixed, **public, random_state=seed)
+    vars(model).update({k: v for k, v in settings.items() if k.startswith("_")}, _valid_rows=fold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the candidates' fits are internal
+        model.fit(X)
+    return {"curve": np.array(model.history_["valid_loglik"]), "scores": model.score_samples(take(X, fold)),
+            "model": model, "seconds": time.perf_counter() - tic}
+
+
+def _record(est, X, settings, fits):
+    """What ``capacity_search_`` keeps of a candidate: its settings (``"auto"`` sizes
+    resolved), held-out score (mean over its held-out rows), number of parameters, the best
+    epoch of its mean held-out curve (the refit's) and seconds."""
+    model = fits[0]["model"]
     if settings["structure"] == "hclt":  # the sizes used, "auto" resolved
-        k, m = model._hclt_size(X.shape[0] - n_valid)
+        k, m = model._hclt_size(X.shape[0] - len(model._valid_rows))
         settings = {**settings, "n_latents": k, "structure_params": {"n_components": m}}
-    record = {
+    length = min(len(f["curve"]) for f in fits)
+    curve = np.average([f["curve"][:length] for f in fits], axis=0, weights=[len(f["scores"]) for f in fits])
+    scores = np.concatenate([f["scores"] for f in fits])
+    return {
         "params": _plain(settings), "valid_loglik": float(np.mean(scores)),
         "n_parameters": int(model.circuit_.n_parameters()), "best_epoch": int(np.argmax(curve)) + 1,
+        "n_folds": len(fits), "seconds": float(sum(f["seconds"] for f in fits)), "standard_error": None,
     }
-    return record, np.concatenate(scores)
 
 
 def _plain(settings):

@@ -522,6 +522,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             if n_valid >= X.shape[0]:
                 raise ValueError("validation_fraction leaves no training rows; lower it or add data.")
             valid_rows, rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+            # structure="auto" holds out the folds of its cross-validation (_capacity).
+            if getattr(self, "_valid_rows", None) is not None:
+                valid_rows = np.sort(self._valid_rows)
+                rows = np.setdiff1d(np.arange(X.shape[0]), valid_rows)
 
         def work():
             X_train, chosen = X if valid_rows is None else X[rows], {}
