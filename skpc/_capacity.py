@@ -59,6 +59,16 @@ MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 #: ``reg_covar="auto"``: the values tried with the Gaussian-mixture candidates (0 first).
 REG_COVARS = (0.0, 1e-2, 1e-1)
 
+#: Pseudo-rows of the conjugate prior on the covariance of each Gaussian-mixture
+#: candidate's components (``MultivariateGaussian``'s ``cov_prior``: the columns'
+#: covariance over the training rows, counted as this many rows). Without it a component
+#: can collapse onto one row, its variance at the ``min_var`` floor: held-out rows cannot
+#: see that (the row is a training row), and as an outlier detector the model then ranks
+#: that row above every inlier (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993).
+#: With 0.1 a component on one row keeps a tenth of the data's spread; one of 100 rows
+#: is widened by a thousandth of it.
+COV_PRIOR_ROWS = 0.1
+
 #: ``n_iter_no_change`` of the candidates and the refit under ``max_iter="auto"``: their
 #: schedule runs to the end (or to the chosen epoch) instead of stopping on a plateau.
 NO_PATIENCE = 10**6
@@ -93,7 +103,7 @@ def candidates(est):
     if not np.all(est.leaf_types_ == "gaussian") or len(est.leaf_types_) < 2:
         return [hclts]
     regs = REG_COVARS if est.reg_covar == "auto" else (est.reg_covar,)
-    paths = [[{"structure": "rat", "n_latents": k, "reg_covar": reg,
+    paths = [[{"structure": "rat", "n_latents": k, "reg_covar": reg, "_cov_prior_rows": COV_PRIOR_ROWS,
                "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
               for k in MIXTURE_SIZES] for reg in regs]
     single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]

@@ -471,8 +471,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
             options = dict(min_var=self.min_var, reg_covar=self.reg_covar_, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
+                # structure="auto" gives its Gaussian mixtures a weak prior (_capacity).
+                prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
-                                            **options)
+                                            cov_prior=prior, **options)
             return Gaussian(variables, self.n_latents_, backend, dtype, rng, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),

@@ -124,6 +124,8 @@ def test_a_recorded_score_is_that_of_the_candidate_fitted_alone(monkeypatch):
                                    validation_fraction=_capacity.VALID_FRACTION,
                                    n_iter_no_change=_capacity.NO_PATIENCE,
                                    random_state=search["random_states"][0])
+        # The search's private settings (the Gaussian mixtures' covariance prior).
+        vars(alone).update({k: v for k, v in record["params"].items() if k.startswith("_")})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             alone.fit(X)
