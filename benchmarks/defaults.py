@@ -203,9 +203,10 @@ def _argmax(records, rows):
 RULES = {  # name: the _capacity settings of the variant (the others as shipped)
     "one split, 1-SE (before)": {"CV_MAX_CELLS": 0},
     "one split, best score": {"CV_MAX_CELLS": 0, "_one_standard_error": _argmax},
-    "5 folds, 1-SE (shipped)": {},
+    "5 folds, 1-SE, covariance prior (shipped)": {},
     "5 folds, best score": {"_one_standard_error": _argmax},
     "5 folds, 1-SE, no screening": {"SCREEN_SE": 1e9},
+    "5 folds, 1-SE, no covariance prior": {"COV_PRIOR_ROWS": 0.0},
 }
 
 
