@@ -93,7 +93,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         ``structure_params``) chooses the circuit and its size on held-out rows of the
         training data: Gaussian mixtures (RATs of depth 0 with full-covariance leaves,
         from a single Gaussian up) and single HCLTs for continuous columns, HCLTs of
-        several sizes otherwise, each fitted on 80% of the rows and scored on the rest; the
+        several sizes otherwise, each scored on rows it was not fitted on (5-fold
+        cross-validation up to 20 000 cells, above it one held-out fifth); the
         choice is refitted on all rows (see ``capacity_search_`` and
         ``docs/defaults.md``). Training sets of 200 000 cells (rows x columns) or more,
         and a size given in ``n_latents`` or ``structure_params``, skip the search and
@@ -268,11 +269,13 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     capacity_search_ : dict or None
         The search of ``structure="auto"`` (None when it was skipped): ``"candidates"``,
         one dict per candidate with its ``"params"``, held-out ``"valid_loglik"`` (mean
-        per row at its best epoch), ``"best_epoch"``, ``"n_parameters"``,
-        ``"standard_error"`` (of its difference from the best candidate) and
-        ``"seconds"``; ``"best"``, the index of the chosen one; ``"chosen"``, the
-        settings of the refit; ``"random_states"`` of the held-out split,
-        ``"n_valid_rows"`` and the search's total ``"seconds"``.
+        per held-out row, at each fold's best epoch), ``"best_epoch"`` (of its mean held-out
+        curve), ``"n_parameters"``, ``"n_folds"`` it was scored on (1 when the first
+        fold screened it out), ``"standard_error"`` (of its difference from the best
+        candidate; None when screened out) and ``"seconds"``; ``"best"``, the index of
+        the chosen one; ``"chosen"``, the settings of the refit; ``"random_states"`` of
+        the folds, ``"n_folds"``, ``"n_valid_rows"`` (of the first fold) and the
+        search's total ``"seconds"``.
     max_iter_ : int
         Epoch budget of the last ``fit`` (``max_iter`` with ``"auto"`` resolved).
     structure_ : RegionGraph
