@@ -18,9 +18,11 @@ Prints four markdown tables (issue 17):
     in unsupervised anomaly detection (seeds 0..2); ``GaussianMixture`` tuned by BIC and
     ``IsolationForest`` beside;
 (d) the choice the defaults made on each set (seed 0);
-(e) ``--rules``: variants of the search rule compared on validation data only: the
-    procedure runs on 75% of each training split and is scored on the other 25% (the
-    test split is not used), seeds 0..4.
+(e) ``--only rules``: variants of the search (``RULES``: one held-out split or 5-fold
+    cross-validation, the one-standard-error rule or the best score, the first fold's
+    screening, the Gaussian mixtures' covariance prior) compared on validation data
+    only: the procedure runs on 75% of each training split and is scored on the other
+    25% (the test split is not used), seeds 0..4; the last row is the mean fit seconds.
 
 Run from the repository root: ``PYTHONPATH=. python benchmarks/defaults.py``
 (``--quick``: 2 seeds and smaller grids, for a check).
