@@ -48,12 +48,14 @@ CV_MAX_CELLS = 20_000
 #: Cross-validation's first fold screens: a candidate whose score there is more than this
 #: many standard errors below the best one's is not fitted on the other folds. It spares
 #: the clear losers (a single Gaussian on three clusters) most of the cost: on the
-#: continuous sets of benchmarks/defaults.py it chose as the full cross-validation did, at
-#: about half its time (docs/defaults.md).
+#: continuous sets of benchmarks/defaults.py it gave the full cross-validation's figures
+#: at 60% of its time (docs/defaults.md).
 SCREEN_SE = 3.0
 
-#: Sizes of the Gaussian-mixture candidates (full-covariance components), tried in order
-#: while the held-out score improves.
+#: Sizes of the Gaussian-mixture candidates (full-covariance components). All are tried:
+#: a mixture's held-out score need not rise and fall once with its size (EM's local
+#: optima), and stopping at the first size that did not improve missed the best one
+#: (make_classification, 450 x 12: 6 components at -1.59 behind a poor 4, docs/defaults.md).
 MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 
 #: ``reg_covar="auto"``: the values tried with the Gaussian-mixture candidates (0 first).
@@ -65,9 +67,13 @@ REG_COVARS = (0.0, 1e-2, 1e-1)
 #: can collapse onto one row, its variance at the ``min_var`` floor: held-out rows cannot
 #: see that (the row is a training row), and as an outlier detector the model then ranks
 #: that row above every inlier (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993).
-#: With 0.1 a component on one row keeps a tenth of the data's spread; one of 100 rows
-#: is widened by a thousandth of it.
-COV_PRIOR_ROWS = 0.1
+#: With 0.01 a component on one row keeps a hundredth of the data's spread (no candidate
+#: collapsed on those blobs). anemone, the default solver, blends each batch into the
+#: model's own statistics with step ``a`` and the prior enters every update whole, so it
+#: acts as up to ``COV_PRIOR_ROWS / a`` rows (10x at the cosine schedule's final step):
+#: 0.1 cost a 6-component mixture of 8000 rows x 20 correlated columns 0.13 nats per row
+#: of held-out score, 0.01 costs it 0.004.
+COV_PRIOR_ROWS = 0.01
 
 #: ``n_iter_no_change`` of the candidates and the refit under ``max_iter="auto"``: their
 #: schedule runs to the end (or to the chosen epoch) instead of stopping on a plateau.
@@ -101,43 +107,38 @@ def candidates(est):
     # Full-covariance units need continuous columns, and a RAT two of them (one continuous
     # column: the HCLTs are its mixtures of univariate Gaussians).
     if not np.all(est.leaf_types_ == "gaussian") or len(est.leaf_types_) < 2:
-        return [hclts]
+        return hclts
     regs = REG_COVARS if est.reg_covar == "auto" else (est.reg_covar,)
-    paths = [[{"structure": "rat", "n_latents": k, "reg_covar": reg, "_cov_prior_rows": COV_PRIOR_ROWS,
-               "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
-              for k in MIXTURE_SIZES] for reg in regs]
+    mixtures = [{"structure": "rat", "n_latents": k, "reg_covar": reg, "_cov_prior_rows": COV_PRIOR_ROWS,
+                 "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
+                for reg in regs for k in MIXTURE_SIZES]
     single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]
-    return [*paths, single]
+    return [*mixtures, *single]
 
 
 def search(est, X, rng):
     """Fit the candidates on part of ``X``, score them on the rest; return the refit's settings.
 
-    Records every candidate in ``est.capacity_search_``. Each list of candidates is a
-    path tried in order; a Gaussian-mixture path stops at the first size that does not
-    improve its held-out score. On small data (``held_out_folds``) every candidate is
-    scored on the first fold, and the ones that ``_screen`` keeps on the others too.
+    Records every candidate in ``est.capacity_search_``. Every candidate is scored on the
+    first fold; on small data (``held_out_folds``) the ones not far behind the best there
+    (``SCREEN_SE``) are scored on the other folds too.
     """
     start = time.perf_counter()
     # The same held-out rows for every candidate, so that their scores are paired.
     seed = int(rng.randint(np.iinfo(np.int32).max))
     folds = held_out_folds(*X.shape, seed)
-    tried, fits = [], []  # the candidates' settings and, for each, its fits (one per fold)
-    for path in candidates(est):
-        best_on_path = -np.inf
-        for settings in path:
-            fits.append([_fit_fold(est, X, settings, seed, folds[0])])
-            tried.append(settings)
-            score = float(np.mean(fits[-1][0]["scores"]))
-            if est.verbose:
-                print(f"candidate {_describe(settings):55s} valid {score:9.4f} "
-                      f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
-            if score <= best_on_path and settings["structure"] == "rat":
-                break
-            best_on_path = max(best_on_path, score)
-    kept = _screen(np.array([f[0]["scores"] for f in fits])) if len(folds) > 1 else range(len(fits))
-    for i in kept:
-        fits[i] += [_fit_fold(est, X, tried[i], seed, fold) for fold in folds[1:]]
+    tried = candidates(est)
+    fits = []  # for each candidate, its fits (one per fold it was scored on)
+    for settings in tried:
+        fits.append([_fit_fold(est, X, settings, seed, folds[0])])
+        if est.verbose:
+            print(f"candidate {_describe(settings):55s} valid {np.mean(fits[-1][0]['scores']):9.4f} "
+                  f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
+    if len(folds) > 1:
+        leader = max((f[0]["scores"] for f in fits), key=np.mean)
+        for settings, f in zip(tried, fits):
+            if not _clearly_below(f[0]["scores"], leader, SCREEN_SE):
+                f += [_fit_fold(est, X, settings, seed, fold) for fold in folds[1:]]
     records = [_record(est, X, settings, f) for settings, f in zip(tried, fits)]
     full = [i for i, f in enumerate(fits) if len(f) == len(folds)]  # scored on every fold
     rows = np.array([np.concatenate([fold["scores"] for fold in fits[i]]) for i in full])
@@ -175,12 +176,13 @@ def _n_valid(n_rows):
     return max(1, int(round(VALID_FRACTION * n_rows)))  # as fit's early stopping
 
 
-def _screen(rows):
-    """The candidates worth scoring on the other folds: those whose first-fold score is
-    within ``SCREEN_SE`` standard errors of the best one's (paired per-row differences)."""
-    diff = rows[int(np.argmax(rows.mean(axis=1)))] - rows
-    se = diff.std(axis=1, ddof=1) / np.sqrt(rows.shape[1])
-    return np.flatnonzero(diff.mean(axis=1) <= SCREEN_SE * se)
+def _clearly_below(scores, best, n_se):
+    """Whether per-row held-out ``scores`` are more than ``n_se`` standard errors (of the
+    paired per-row differences) below ``best``'s on the same rows (False without ``best``)."""
+    if best is None:
+        return False
+    diff = best - scores
+    return bool(np.mean(diff) > n_se * np.std(diff, ddof=1) / np.sqrt(len(diff)))
 
 
 def _fit_fold(est, X, settings, seed, fold):

@@ -45,9 +45,12 @@ def test_the_chosen_candidate_follows_the_one_standard_error_rule(searched):
     assert chosen["valid_loglik"] >= scores[top] - chosen["standard_error"]
     close = [r for r in full if r["valid_loglik"] >= scores[top] - r["standard_error"]]
     assert chosen["n_parameters"] == min(r["n_parameters"] for r in close)
-    # Continuous columns: the Gaussian mixtures (a single Gaussian first) and the HCLTs.
+    # Continuous columns: every Gaussian mixture (a single Gaussian first), then the HCLTs.
     kinds = [(r["params"]["structure"], r["params"]["n_latents"]) for r in records]
     assert kinds[0] == ("rat", 1) and ("hclt", 16) in kinds
+    mixtures = [(r["params"]["reg_covar"], r["params"]["n_latents"]) for r in records
+                if r["params"]["structure"] == "rat"]
+    assert mixtures == [(reg, k) for reg in _capacity.REG_COVARS for k in _capacity.MIXTURE_SIZES]
     assert all(r["seconds"] > 0 for r in records) and search["seconds"] >= sum(r["seconds"] for r in records)
 
 
