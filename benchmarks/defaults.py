@@ -203,7 +203,7 @@ def _argmax(records, rows):
 
 
 RULES = {  # name: the _capacity settings of the variant (the others as shipped)
-    "one split, 1-SE (before)": {"CV_MAX_CELLS": 0},
+    "one split, 1-SE": {"CV_MAX_CELLS": 0},
     "one split, best score": {"CV_MAX_CELLS": 0, "_one_standard_error": _argmax},
     "5 folds, 1-SE, covariance prior (shipped)": {},
     "5 folds, best score": {"_one_standard_error": _argmax},
