@@ -18,9 +18,11 @@ Prints four markdown tables (issue 17):
     in unsupervised anomaly detection (seeds 0..2); ``GaussianMixture`` tuned by BIC and
     ``IsolationForest`` beside;
 (d) the choice the defaults made on each set (seed 0);
-(e) ``--rules``: variants of the search rule compared on validation data only: the
-    procedure runs on 75% of each training split and is scored on the other 25% (the
-    test split is not used), seeds 0..4.
+(e) ``--only rules``: variants of the search (``RULES``: one held-out split or 5-fold
+    cross-validation, the one-standard-error rule or the best score, the first fold's
+    screening, the Gaussian mixtures' covariance prior) compared on validation data
+    only: the procedure runs on 75% of each training split and is scored on the other
+    25% (the test split is not used), seeds 0..4; the last row is the mean fit seconds.
 
 Run from the repository root: ``PYTHONPATH=. python benchmarks/defaults.py``
 (``--quick``: 2 seeds and smaller grids, for a check).
@@ -200,18 +202,21 @@ def _argmax(records, rows):
     return int(np.argmax(rows.mean(axis=1)))
 
 
-RULES = {  # name: (selection rule, reg_covar values of the Gaussian-mixture paths)
-    "1-SE, reg_covar {0, 0.1}": (_capacity._one_standard_error, (0.0, 1e-1)),
-    "1-SE, reg_covar {0, 0.01, 0.1} (shipped)": (_capacity._one_standard_error, (0.0, 1e-2, 1e-1)),
-    "best score, reg_covar {0, 0.1}": (_argmax, (0.0, 1e-1)),
-    "best score, reg_covar {0, 0.01, 0.1}": (_argmax, (0.0, 1e-2, 1e-1)),
+RULES = {  # name: the _capacity settings of the variant (the others as shipped)
+    "one split, 1-SE": {"CV_MAX_CELLS": 0},
+    "one split, best score": {"CV_MAX_CELLS": 0, "_one_standard_error": _argmax},
+    "5 folds, 1-SE, covariance prior (shipped)": {},
+    "5 folds, best score": {"_one_standard_error": _argmax},
+    "5 folds, 1-SE, no screening": {"SCREEN_SE": 1e9},
+    "5 folds, 1-SE, no covariance prior": {"COV_PRIOR_ROWS": 0.0},
 }
 
 
 def rules(seeds):
-    """Validation log-likelihood of each search rule (never the test split)."""
-    shipped = (_capacity._one_standard_error, _capacity.REG_COVARS)
-    rows = []
+    """Validation log-likelihood of each search rule (never the test split), and the mean
+    fit seconds of each rule over all the sets."""
+    shipped = {name: getattr(_capacity, name) for variant in RULES.values() for name in variant}
+    rows, seconds = [], {name: 0.0 for name in RULES}
     for name, make in CONTINUOUS.items():
         X = make(np.random.default_rng(0))
         train = train_test_split(X, random_state=0)[0]
@@ -219,13 +224,20 @@ def rules(seeds):
         scaler = StandardScaler().fit(inner)
         inner, valid = scaler.transform(inner), scaler.transform(valid)
         row = [name]
-        for rule, regs in RULES.values():
-            _capacity._one_standard_error, _capacity.REG_COVARS = rule, regs
-            scores = [PCDensityEstimator(random_state=seed).fit(inner).score(valid) for seed in seeds]
-            row.append(f"{np.mean(scores):.2f}")
-        _capacity._one_standard_error, _capacity.REG_COVARS = shipped
+        for rule, variant in RULES.items():
+            for attr, value in variant.items():
+                setattr(_capacity, attr, value)
+            scores = []
+            for seed in seeds:
+                pc, t = timed(PCDensityEstimator(random_state=seed), inner)
+                scores.append(pc.score(valid))
+                seconds[rule] += t / len(seeds) / len(CONTINUOUS)
+            for attr, value in shipped.items():
+                setattr(_capacity, attr, value)
+            row.append(f"{np.mean(scores):.2f} (min {min(scores):.2f})")
         rows.append(row)
         print(row, flush=True)
+    rows.append(["mean fit s", *(f"{seconds[r]:.2f}" for r in RULES)])
     return table(["data set", *RULES], rows)
 
 

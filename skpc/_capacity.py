@@ -1,12 +1,15 @@
 """``structure="auto"``: the model's capacity chosen on held-out rows of the training data.
 
-A small search, as ``LassoCV`` chooses its penalty: each candidate circuit is fitted on
-``1 - VALID_FRACTION`` of the training rows, scored on the rest after every epoch, and the
-candidate with the best held-out log-likelihood is refitted on all the rows, for as many
-epochs as its best held-out epoch. The candidates contain the obvious baselines as
-special cases (a single full-covariance Gaussian, Gaussian mixtures: RATs of depth 0 with
-multivariate leaves), so on held-out rows the choice is never behind them. Large data skip
-the search (``SEARCH_MAX_CELLS``) and get the fixed HCLT rule of ``structure="hclt"``.
+A small search, as ``LassoCV`` chooses its penalty: each candidate circuit is fitted
+without some of the training rows and scored on them after every epoch, and the
+candidate chosen on its held-out log-likelihood (one-standard-error rule) is refitted on
+all the rows, for as many epochs as its best held-out epoch. Small training sets
+(``CV_MAX_CELLS``) are cross-validated over ``CV_FOLDS`` folds, the clear losers of the
+first fold screened out (``SCREEN_SE``); larger ones hold out one split of
+``VALID_FRACTION``. The candidates contain the obvious baselines as special cases (a
+single full-covariance Gaussian, Gaussian mixtures: RATs of depth 0 with multivariate
+leaves), so on held-out rows the choice is never behind them. Large data skip the search
+(``SEARCH_MAX_CELLS``) and get the fixed HCLT rule of ``structure="hclt"``.
 The rules and the evidence for them: docs/defaults.md.
 """
 
@@ -27,19 +30,50 @@ SEARCH_MAX_CELLS = 200_000
 #: Fewer training rows than this: no held-out part worth scoring; the search is skipped.
 SEARCH_MIN_ROWS = 20
 
-#: Share of the training rows held out to score the candidates.
+#: Share of the training rows held out to score the candidates when the set is not
+#: cross-validated (above ``CV_MAX_CELLS``).
 VALID_FRACTION = 0.2
 
-#: Random held-out splits per candidate (the same for every candidate); each further one
-#: multiplies the search's cost.
-N_SPLITS = 1
+#: Small training sets are cross-validated: ``CV_FOLDS`` folds (every row held out once),
+#: so that each candidate is scored on all the rows instead of a fifth of them; on a few
+#: hundred rows one held-out part of a fifth leaves the choice to chance (wine's 27 rows).
+CV_FOLDS = 5
 
-#: Sizes of the Gaussian-mixture candidates (full-covariance components), tried in order
-#: while the held-out score improves.
+#: Training sets with at most this many cells (rows x columns) get ``CV_FOLDS`` folds,
+#: larger ones one held-out split of ``VALID_FRACTION``. With this bound the folds' fits
+#: together cover fewer cells than one split of a set at ``SEARCH_MAX_CELLS``, so the
+#: cross-validated search never costs more than the largest single-split one.
+CV_MAX_CELLS = 20_000
+
+#: Cross-validation's first fold screens: a candidate whose score there is more than this
+#: many standard errors below the best one's is not fitted on the other folds. It spares
+#: the clear losers (a single Gaussian on three clusters) most of the cost: on the
+#: continuous sets of benchmarks/defaults.py it gave the full cross-validation's figures
+#: at 60% of its time (docs/defaults.md).
+SCREEN_SE = 3.0
+
+#: Sizes of the Gaussian-mixture candidates (full-covariance components). All are tried:
+#: a mixture's held-out score need not rise and fall once with its size (EM's local
+#: optima), and stopping at the first size that did not improve missed the best one
+#: (make_classification, 450 x 12: 6 components at -1.59 behind a poor 4, docs/defaults.md).
 MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 
 #: ``reg_covar="auto"``: the values tried with the Gaussian-mixture candidates (0 first).
 REG_COVARS = (0.0, 1e-2, 1e-1)
+
+#: Pseudo-rows of the conjugate prior on the covariance of each Gaussian-mixture
+#: candidate's components (``MultivariateGaussian``'s ``cov_prior``: the columns'
+#: covariance over the training rows, counted as this many rows). Without it a component
+#: can collapse onto one row, its variance at the ``min_var`` floor: held-out rows cannot
+#: see that (the row is a training row), and as an outlier detector the model then ranks
+#: that row above every inlier (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993).
+#: With 0.01 a component on one row keeps a hundredth of the data's spread (no candidate
+#: collapsed on those blobs). anemone, the default solver, blends each batch into the
+#: model's own statistics with step ``a`` and the prior enters every update whole, so it
+#: acts as up to ``COV_PRIOR_ROWS / a`` rows (10x at the cosine schedule's final step):
+#: 0.1 cost a 6-component mixture of 8000 rows x 20 correlated columns 0.13 nats per row
+#: of held-out score, 0.01 costs it 0.004.
+COV_PRIOR_ROWS = 0.01
 
 #: ``n_iter_no_change`` of the candidates and the refit under ``max_iter="auto"``: their
 #: schedule runs to the end (or to the chosen epoch) instead of stopping on a plateau.
@@ -51,11 +85,6 @@ NO_PATIENCE = 10**6
 #: rings with 5% of them it had the best held-out score and ranked them with ROC AUC 0.90
 #: and 0.93, against 0.98-1.00 for the single trees (docs/defaults.md).
 HCLT_SIZES = (("auto", "auto"), (8, 1), (16, 1), (32, 1))
-
-
-#: Structures of the mixture candidates: their paths stop at the first size that does not
-#: improve the held-out score.
-MIXTURES = ("rat", "mixture")
 
 
 def take(X, rows):
@@ -81,97 +110,130 @@ def candidates(est):
         # Continuous and categorical columns (a classifier's label among them): mixtures
         # whose components are a full-covariance Gaussian times a distribution of each
         # categorical column (a Gaussian mixture per class, for a label).
-        paths = [[{"structure": "mixture", "n_latents": k, "reg_covar": reg} for k in MIXTURE_SIZES]
-                 for reg in regs]
-        return [*paths, hclts]
+        mixtures = [{"structure": "mixture", "n_latents": k, "reg_covar": reg,
+                     "_cov_prior_rows": COV_PRIOR_ROWS} for reg in regs for k in MIXTURE_SIZES]
+        return [*mixtures, *hclts]
     # Full-covariance units need continuous columns, and a RAT two of them (one continuous
     # column: the HCLTs are its mixtures of univariate Gaussians).
     if not gaussian.all() or len(est.leaf_types_) < 2:
-        return [hclts]
-    paths = [[{"structure": "rat", "n_latents": k, "reg_covar": reg,
-               "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
-              for k in MIXTURE_SIZES] for reg in regs]
+        return hclts
+    mixtures = [{"structure": "rat", "n_latents": k, "reg_covar": reg, "_cov_prior_rows": COV_PRIOR_ROWS,
+                 "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
+                for reg in regs for k in MIXTURE_SIZES]
     single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]
-    return [*paths, single]
+    return [*mixtures, *single]
 
 
 def search(est, X, rng):
     """Fit the candidates on part of ``X``, score them on the rest; return the refit's settings.
 
-    Records every candidate in ``est.capacity_search_``. Each list of candidates is a
-    path tried in order; a Gaussian-mixture path stops at the first size that does not
-    improve its held-out score.
+    Records every candidate in ``est.capacity_search_``. Every candidate is scored on the
+    first fold; on small data (``held_out_folds``) the ones not far behind the best there
+    (``SCREEN_SE``) are scored on the other folds too.
     """
     start = time.perf_counter()
-    # The same held-out splits for every candidate, so that their scores are paired.
-    seeds = [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=N_SPLITS)]
-    records, rows = [], []
-    for path in candidates(est):
-        best_on_path = -np.inf
-        for settings in path:
-            tic = time.perf_counter()
-            record, scores = _evaluate(est, X, settings, seeds)
-            record["seconds"] = time.perf_counter() - tic
-            records.append(record)
-            rows.append(scores)
-            if est.verbose:
-                print(f"candidate {_describe(record['params']):55s} valid {record['valid_loglik']:9.4f} "
-                      f"(best epoch {record['best_epoch']})  {record['seconds']:6.2f}s", flush=True)
-            if record["valid_loglik"] <= best_on_path and settings["structure"] in MIXTURES:
-                break
-            best_on_path = max(best_on_path, record["valid_loglik"])
-    best = RULES[est._capacity_rule](records, np.array(rows))
+    # The same held-out rows for every candidate, so that their scores are paired.
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    folds = held_out_folds(*X.shape, seed)
+    tried = candidates(est)
+    fits = []  # for each candidate, its fits (one per fold it was scored on)
+    for settings in tried:
+        fits.append([_fit_fold(est, X, settings, seed, folds[0])])
+        if est.verbose:
+            print(f"candidate {_describe(settings):55s} valid {np.mean(fits[-1][0]['scores']):9.4f} "
+                  f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
+    if len(folds) > 1:
+        leader = max((f[0]["scores"] for f in fits), key=np.mean)
+        for settings, f in zip(tried, fits):
+            if not _clearly_below(f[0]["scores"], leader, SCREEN_SE):
+                f += [_fit_fold(est, X, settings, seed, fold) for fold in folds[1:]]
+    records = [_record(est, X, settings, f) for settings, f in zip(tried, fits)]
+    full = [i for i, f in enumerate(fits) if len(f) == len(folds)]  # scored on every fold
+    rows = np.array([np.concatenate([fold["scores"] for fold in fits[i]]) for i in full])
+    best = full[RULES[est._capacity_rule]([records[i] for i in full], rows)]
     chosen = dict(records[best]["params"])
     if est.max_iter == "auto":  # the refit runs as the candidate did, to its best held-out epoch
         chosen.update(_stop_after=records[best]["best_epoch"], n_iter_no_change=NO_PATIENCE)
     est.capacity_search_ = {
-        "candidates": records, "best": best, "chosen": chosen, "random_states": seeds,
-        "n_valid_rows": _n_valid(X.shape[0]), "seconds": time.perf_counter() - start,
+        "candidates": records, "best": best, "chosen": chosen, "random_states": [seed],
+        "n_folds": len(folds), "n_valid_rows": len(folds[0]), "seconds": time.perf_counter() - start,
     }
     if est.verbose:
-        print(f"chose {_describe(chosen)} by held-out log-likelihood; refit on all {X.shape[0]} rows "
+        for i in full:
+            print(f"{len(folds)} folds: {_describe(records[i]['params']):55s} valid "
+                  f"{records[i]['valid_loglik']:9.4f} (best epoch {records[i]['best_epoch']})", flush=True)
+        print(f"chose {_describe(chosen)}; refit on all {X.shape[0]} rows "
               f"(search {est.capacity_search_['seconds']:.1f}s)", flush=True)
     return chosen
+
+
+def held_out_folds(n_rows, n_columns, seed):
+    """The held-out rows of each fit of a candidate (sorted arrays).
+
+    Up to ``CV_MAX_CELLS`` cells: ``CV_FOLDS`` folds of a random permutation, every row in
+    exactly one. Above: the one split ``fit`` with ``early_stopping=True`` holds out for
+    ``random_state=seed`` (``VALID_FRACTION`` of the rows).
+    """
+    order = np.random.RandomState(seed).permutation(n_rows)
+    if n_rows * n_columns <= CV_MAX_CELLS and n_rows >= 2 * CV_FOLDS:
+        return [np.sort(fold) for fold in np.array_split(order, CV_FOLDS)]
+    return [np.sort(order[:_n_valid(n_rows)])]
 
 
 def _n_valid(n_rows):
     return max(1, int(round(VALID_FRACTION * n_rows)))  # as fit's early stopping
 
 
-def _evaluate(est, X, settings, seeds):
-    """Held-out record of one candidate, and its held-out per-row log-likelihoods.
+def _clearly_below(scores, best, n_se):
+    """Whether per-row held-out ``scores`` are more than ``n_se`` standard errors (of the
+    paired per-row differences) below ``best``'s on the same rows (False without ``best``)."""
+    if best is None:
+        return False
+    diff = best - scores
+    return bool(np.mean(diff) > n_se * np.std(diff, ddof=1) / np.sqrt(len(diff)))
 
-    Each split is the one ``fit`` with ``early_stopping=True`` holds out for its
-    ``random_state``; the candidate is scored after every epoch, and its per-row scores
-    (``_selection_scores``: the log-likelihood, or a front's own measure) are taken at its
-    best epoch (the parameters early stopping keeps).
+
+def _fit_fold(est, X, settings, seed, fold):
+    """One fit of a candidate without the ``fold`` rows, scored on them.
+
+    ``fit`` with ``early_stopping=True`` holds the fold out and scores it after every
+    epoch; the per-row scores (``_selection_scores``: the log-likelihood, or a front's own
+    measure) are taken at the best epoch (the parameters early stopping keeps).
     """
+    tic = time.perf_counter()
     # The kinds of the whole training set; a level that only the held-out rows hold scores
     # as "unseen" there, as it would on new data.
     fixed = {"early_stopping": True, "validation_fraction": VALID_FRACTION, "verbose": 0,
              "warm_start": False, "leaf": est.leaf_types_}
     if est.max_iter == "auto":  # let the whole schedule run: the best epoch is chosen
         fixed["n_iter_no_change"] = NO_PATIENCE
-    n_valid = _n_valid(X.shape[0])
-    curves, scores = [], []
-    for seed in seeds:
-        model = clone(est).set_params(**fixed, **settings, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the candidates' fits are internal
-            model.fit(X)
-        curves.append(model.history_["valid_loglik"])
-        held_out = np.sort(np.random.RandomState(seed).permutation(X.shape[0])[:n_valid])
-        scores.append(model._selection_scores(model._codes(take(X, held_out))))
-    length = min(len(c) for c in curves)
-    curve = np.mean([c[:length] for c in curves], axis=0)
+    public = {k: v for k, v in settings.items() if not k.startswith("_")}
+    model = clone(est).set_params(**fixed, **public, random_state=seed)
+    vars(model).update({k: v for k, v in settings.items() if k.startswith("_")}, _valid_rows=fold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the candidates' fits are internal
+        model.fit(X)
+    scores = model._selection_scores(model._codes(take(X, fold)))
+    return {"curve": np.array(model.history_["valid_loglik"]), "scores": scores,
+            "model": model, "seconds": time.perf_counter() - tic}
+
+
+def _record(est, X, settings, fits):
+    """What ``capacity_search_`` keeps of a candidate: its settings (``"auto"`` sizes
+    resolved), held-out score (mean over its held-out rows), number of parameters, the best
+    epoch of its mean held-out curve (the refit's) and seconds."""
+    model = fits[0]["model"]
     if settings["structure"] == "hclt":  # the sizes used, "auto" resolved
-        k, m = model._hclt_size(X.shape[0] - n_valid)
+        k, m = model._hclt_size(X.shape[0] - len(model._valid_rows))
         settings = {**settings, "n_latents": k, "structure_params": {"n_components": m}}
-    record = {
+    length = min(len(f["curve"]) for f in fits)
+    curve = np.average([f["curve"][:length] for f in fits], axis=0, weights=[len(f["scores"]) for f in fits])
+    scores = np.concatenate([f["scores"] for f in fits])
+    return {
         "params": _plain(settings), "valid_loglik": float(np.mean(scores)),
         "n_parameters": int(model.circuit_.n_parameters()), "best_epoch": int(np.argmax(curve)) + 1,
+        "n_folds": len(fits), "seconds": float(sum(f["seconds"] for f in fits)), "standard_error": None,
     }
-    return record, np.concatenate(scores)
 
 
 def _plain(settings):

@@ -93,7 +93,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         ``structure_params``) chooses the circuit and its size on held-out rows of the
         training data: Gaussian mixtures (RATs of depth 0 with full-covariance leaves,
         from a single Gaussian up) and single HCLTs for continuous columns, HCLTs of
-        several sizes otherwise, each fitted on 80% of the rows and scored on the rest; the
+        several sizes otherwise, each scored on rows it was not fitted on (5-fold
+        cross-validation up to 20 000 cells, above it one held-out fifth); the
         choice is refitted on all rows (see ``capacity_search_`` and
         ``docs/defaults.md``). Training sets of 200 000 cells (rows x columns) or more,
         and a size given in ``n_latents`` or ``structure_params``, skip the search and
@@ -272,11 +273,13 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     capacity_search_ : dict or None
         The search of ``structure="auto"`` (None when it was skipped): ``"candidates"``,
         one dict per candidate with its ``"params"``, held-out ``"valid_loglik"`` (mean
-        per row at its best epoch), ``"best_epoch"``, ``"n_parameters"``,
-        ``"standard_error"`` (of its difference from the best candidate) and
-        ``"seconds"``; ``"best"``, the index of the chosen one; ``"chosen"``, the
-        settings of the refit; ``"random_states"`` of the held-out split,
-        ``"n_valid_rows"`` and the search's total ``"seconds"``.
+        per held-out row, at each fold's best epoch), ``"best_epoch"`` (of its mean held-out
+        curve), ``"n_parameters"``, ``"n_folds"`` it was scored on (1 when the first
+        fold screened it out), ``"standard_error"`` (of its difference from the best
+        candidate; None when screened out) and ``"seconds"``; ``"best"``, the index of
+        the chosen one; ``"chosen"``, the settings of the refit; ``"random_states"`` of
+        the folds, ``"n_folds"``, ``"n_valid_rows"`` (of the first fold) and the
+        search's total ``"seconds"``.
     max_iter_ : int
         Epoch budget of the last ``fit`` (``max_iter`` with ``"auto"`` resolved).
     structure_ : RegionGraph
@@ -478,8 +481,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
             options = dict(min_var=self.min_var, reg_covar=self.reg_covar_, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
+                # structure="auto" gives its Gaussian mixtures a weak prior (_capacity).
+                prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
-                                            **options)
+                                            cov_prior=prior, **options)
             return Gaussian(variables, self.n_latents_, backend, dtype, rng, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),
@@ -529,6 +534,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             if n_valid >= X.shape[0]:
                 raise ValueError("validation_fraction leaves no training rows; lower it or add data.")
             valid_rows, rows = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+            # structure="auto" holds out the folds of its cross-validation (_capacity).
+            if getattr(self, "_valid_rows", None) is not None:
+                valid_rows = np.sort(self._valid_rows)
+                rows = np.setdiff1d(np.arange(X.shape[0]), valid_rows)
 
         def work():
             X_train, chosen = X if valid_rows is None else X[rows], {}

@@ -373,6 +373,14 @@ class MultivariateGaussian(InputLayer):
     reg_covar : float
         Added to the covariance's diagonal in each M-step, before the eigenvalue floor
         (GaussianMixture's ``reg_covar``).
+    cov_prior : float, default=0.0
+        Weight of a conjugate prior on each unit's covariance, as a share of the flow
+        into its region (``cov_prior * n_rows`` pseudo-rows over ``n_rows`` rows): the
+        M-step's covariance is ``(S_xx - S_1 mean mean^T + w Psi) / (S_1 + w)`` with
+        ``Psi`` the covariance of the region's columns over ``data`` (the identity
+        without it). A unit that takes the flow of a handful of rows is pulled towards
+        the data's spread instead of collapsing onto them; a unit of many rows barely
+        moves. 0: the maximum-likelihood covariance.
     """
 
     kind = "multivariate_gaussian"
@@ -381,13 +389,15 @@ class MultivariateGaussian(InputLayer):
     exact_logs = True
 
     def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
-                 data_std=None, data=None, reg_covar=0.0):
+                 data_std=None, data=None, reg_covar=0.0, cov_prior=0.0):
         super().__init__(np.asarray(variables, dtype=np.int64).reshape(len(variables), -1), n_units,
                          backend, dtype)
         xp = backend.xp
         self.min_var = float(min_var)
         self.reg_covar = float(reg_covar)
+        self.cov_prior = float(cov_prior)
         self.dim = self.variables.shape[1]
+        self._prior_cov = xp.asarray(self._columns_cov(data))  # (r, d, d) float64
         shape = (self.n_regions, self.n_units, self.dim)
         loc = np.zeros(self.variables.shape) if data_mean is None else np.asarray(data_mean, dtype=np.float64)
         spread = np.ones(self.variables.shape) if data_std is None else np.asarray(data_std, dtype=np.float64)
@@ -398,6 +408,19 @@ class MultivariateGaussian(InputLayer):
         if data is not None and rng is not None:
             self._kmeans_start(np.asarray(data), mean, cov, rng)
         self.set_params((xp.asarray(mean.astype(self.dtype)), xp.asarray(cov.astype(self.dtype))))
+
+    def _columns_cov(self, data):
+        """``Psi`` of ``cov_prior``: each region's covariance over the complete rows of
+        ``data`` (eigenvalues floored at ``min_var``), or the identity."""
+        psi = np.zeros((self.n_regions, self.dim, self.dim)) + np.eye(self.dim)
+        if data is None or not self.cov_prior:
+            return psi
+        for r, scope in enumerate(self.variables):
+            x = np.asarray(data[:, scope], dtype=np.float64)
+            x = x[~np.isnan(x).any(axis=1)]
+            if x.shape[0] > self.dim:
+                psi[r] = np.atleast_2d(np.cov(x, rowvar=False))
+        return floor_eigenvalues(np, 0.5 * (psi + np.swapaxes(psi, 1, 2)), self.min_var)
 
     def _kmeans_start(self, data, mean, cov, rng):
         """Overwrite ``mean`` and ``cov`` (host float64) with a k-means start from ``data``."""
@@ -582,6 +605,10 @@ class MultivariateGaussian(InputLayer):
         safe = xp.where(has_mass, s0, 1.0)
         mean = s1 / safe[..., None]
         cov = s2 / safe[..., None, None] - mean[..., :, None] * mean[..., None, :]
+        if self.cov_prior:  # w pseudo-rows of Psi per unit (see the class docstring)
+            w = (self.cov_prior * s0.sum(axis=1, keepdims=True))[..., None, None]
+            n = safe[..., None, None]
+            cov = (n * cov + w * self._prior_cov[:, None]) / (n + w)
         cov = cov + self.reg_covar * self._eye
         cov = floor_eigenvalues(xp, 0.5 * (cov + xp.swapaxes(cov, 2, 3)), self.min_var)
         mean = xp.where(has_mass[..., None], mean, self._mean64)

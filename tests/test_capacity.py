@@ -29,34 +29,106 @@ def searched():
 def test_the_chosen_candidate_follows_the_one_standard_error_rule(searched):
     _, pc = searched
     search = pc.capacity_search_
+    assert search["n_folds"] == _capacity.CV_FOLDS  # 240 x 3 cells: cross-validated
     records = search["candidates"]
-    scores = np.array([r["valid_loglik"] for r in records])
     chosen = records[search["best"]]
     assert chosen["params"] == {k: v for k, v in search["chosen"].items()
                                 if k not in ("_stop_after", "n_iter_no_change")}
+    # The rule runs over the candidates scored on every fold (the others were screened out).
+    full = [r for r in records if r["n_folds"] == search["n_folds"]]
+    assert chosen in full and all(r["standard_error"] is None for r in records if r not in full)
+    scores = np.array([r["valid_loglik"] for r in full])
     top = int(np.argmax(scores))
-    assert records[top]["standard_error"] == 0
+    assert full[top]["standard_error"] == 0
     # Within one standard error of the best score, and no candidate that is as close has
     # fewer parameters.
     assert chosen["valid_loglik"] >= scores[top] - chosen["standard_error"]
-    close = [r for r in records if r["valid_loglik"] >= scores[top] - r["standard_error"]]
+    close = [r for r in full if r["valid_loglik"] >= scores[top] - r["standard_error"]]
     assert chosen["n_parameters"] == min(r["n_parameters"] for r in close)
-    # Continuous columns: the Gaussian mixtures (a single Gaussian first) and the HCLTs.
+    # Continuous columns: every Gaussian mixture (a single Gaussian first), then the HCLTs.
     kinds = [(r["params"]["structure"], r["params"]["n_latents"]) for r in records]
     assert kinds[0] == ("rat", 1) and ("hclt", 16) in kinds
+    mixtures = [(r["params"]["reg_covar"], r["params"]["n_latents"]) for r in records
+                if r["params"]["structure"] == "rat"]
+    assert mixtures == [(reg, k) for reg in _capacity.REG_COVARS for k in _capacity.MIXTURE_SIZES]
     assert all(r["seconds"] > 0 for r in records) and search["seconds"] >= sum(r["seconds"] for r in records)
 
 
-def test_a_recorded_score_is_that_of_the_candidate_fitted_alone(searched):
-    """The record agrees with an independent fit: the same settings with fit's own early
-    stopping on the same held-out split."""
+@pytest.mark.parametrize("n_rows", [10, 97, 240])
+def test_the_folds_hold_out_every_row_exactly_once(n_rows):
+    folds = _capacity.held_out_folds(n_rows, 3, seed=7)
+    assert len(folds) == _capacity.CV_FOLDS
+    np.testing.assert_array_equal(np.sort(np.concatenate(folds)), np.arange(n_rows))
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+
+
+def test_larger_sets_hold_out_the_split_of_fit_s_early_stopping():
+    n_rows = _capacity.CV_MAX_CELLS  # with 3 columns: above the cross-validation bound
+    (fold,) = _capacity.held_out_folds(n_rows, 3, seed=7)
+    order = np.random.RandomState(7).permutation(n_rows)
+    np.testing.assert_array_equal(fold, np.sort(order[:_capacity._n_valid(n_rows)]))
+
+
+def test_no_candidate_is_trained_on_the_rows_it_is_scored_on(monkeypatch):
+    """Each fit of a candidate trains on the rows outside its fold and is scored on the
+    fold: every candidate on the first fold, those kept by the screening on all of them."""
+    X = blobs(150, seed=8)
+    seen = {}  # id of each fitted model: (its held-out rows, its training rows)
+    run_epoch = Estimator._run_epoch
+
+    def spy(self, X_all, rows, *args):
+        seen[id(self)] = (getattr(self, "_valid_rows", None), np.array(rows))
+        return run_epoch(self, X_all, rows, *args)
+
+    monkeypatch.setattr(Estimator, "_run_epoch", spy)
+    pc = PCDensityEstimator(random_state=0).fit(X)
+    search = pc.capacity_search_
+    assert search["n_folds"] == _capacity.CV_FOLDS
+    fits = [f for f in seen.values() if f[0] is not None]  # the search's fits, not the refit
+    assert len(fits) == sum(r["n_folds"] for r in search["candidates"])
+    for held_out, trained in fits:
+        assert np.intersect1d(held_out, trained).size == 0
+        np.testing.assert_array_equal(np.union1d(held_out, trained), np.arange(len(X)))
+    folds = _capacity.held_out_folds(*X.shape, search["random_states"][0])
+    n_full = sum(r["n_folds"] == len(folds) for r in search["candidates"])
+    counts = [sum(np.array_equal(h, fold) for h, _ in fits) for fold in folds]
+    assert counts == [len(search["candidates"])] + [n_full] * (len(folds) - 1)
+
+
+def test_screened_out_candidates_were_far_below_the_best_on_the_first_fold(searched):
     X, pc = searched
     search = pc.capacity_search_
+    records = search["candidates"]
+    # The first fold's score of a candidate is that of its first fit: recompute those of
+    # the best candidate and of one screened out, and check the margin.
+    (fold, *_) = _capacity.held_out_folds(*X.shape, search["random_states"][0])
+    dropped = [r for r in records if r["n_folds"] == 1]
+    assert dropped, "a single Gaussian on three clusters is screened out"
+    first = {}
+    for record in [records[search["best"]], dropped[0]]:
+        fit = _capacity._fit_fold(pc, X, record["params"], search["random_states"][0], fold)
+        first[id(record)] = fit["scores"]
+    best, loser = first[id(records[search["best"]])], first[id(dropped[0])]
+    se = np.std(best - loser, ddof=1) / np.sqrt(len(fold))
+    assert np.mean(best - loser) > _capacity.SCREEN_SE * se
+
+
+def test_a_recorded_score_is_that_of_the_candidate_fitted_alone(monkeypatch):
+    """Above CV_MAX_CELLS the record agrees with an independent fit: the same settings
+    with fit's own early stopping on the same held-out split."""
+    X = blobs(240, seed=0)
+    monkeypatch.setattr(_capacity, "CV_MAX_CELLS", 0)
+    pc = PCDensityEstimator(random_state=0).fit(X)
+    search = pc.capacity_search_
+    assert search["n_folds"] == 1
     for record in search["candidates"][:2] + search["candidates"][-1:]:
-        alone = PCDensityEstimator(**record["params"], early_stopping=True,
+        params = {k: v for k, v in record["params"].items() if not k.startswith("_")}
+        alone = PCDensityEstimator(**params, early_stopping=True,
                                    validation_fraction=_capacity.VALID_FRACTION,
                                    n_iter_no_change=_capacity.NO_PATIENCE,
                                    random_state=search["random_states"][0])
+        # The search's private settings (the Gaussian mixtures' covariance prior).
+        vars(alone).update({k: v for k, v in record["params"].items() if k.startswith("_")})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             alone.fit(X)

@@ -20,8 +20,10 @@ from structures_helpers import check_flows_by_finite_differences, flows, make_ci
 import skpc
 import skpc.estimator
 from skpc import PCDensityEstimator
+from skpc._backend import CPU
 from skpc.engine.memory import circuit_bytes, joint_temporary_bytes
 from skpc.io import ModelFileError
+from skpc.leaves import MultivariateGaussian
 from skpc.solvers import EM, Adam
 from skpc.structures import RegionGraph, rat_spn
 from tests.strict_backend import DeviceArray, StrictBackend
@@ -283,6 +285,31 @@ def test_eigenvalues_are_floored_at_min_var():
                             dtype="float64", min_var=0.01, random_state=0).fit(X)
     w = np.linalg.eigvalsh(pc.circuit_.leaves[0].cov)
     assert w.min() >= 0.01 * (1 - 1e-9) and np.isclose(w.min(), 0.01)
+
+
+def test_cov_prior_pulls_a_unit_of_few_rows_towards_the_data_s_covariance():
+    """One EM step: ``(S_xx - S_1 mean mean^T + w Psi) / (S_1 + w)`` with ``w`` the
+    prior's pseudo-rows and ``Psi`` the columns' covariance; 0 is the plain M-step."""
+    X = correlated(n=300, d=3, seed=4)
+    psi = np.cov(X, rowvar=False)
+    resp = np.zeros((len(X), 2))
+    resp[0, 0] = 1.0  # unit 0 takes the flow of one row: a singular sample covariance
+    resp[1:, 1] = 1.0
+    suff = (resp.sum(axis=0)[None], (resp.T @ X)[None], np.einsum("nk,ni,nj->kij", resp, X, X)[None])
+    plain = MultivariateGaussian([[0, 1, 2]], 2, CPU, "float64", min_var=1e-9, data=X)
+    mean, cov = plain.m_step(suff, 0.0)
+    np.testing.assert_allclose(cov[0, 1], np.cov(X[1:], rowvar=False, bias=True), rtol=1e-8)
+    assert np.linalg.eigvalsh(cov[0, 0]).max() < 1e-8  # collapsed (floored at min_var)
+    rows = 0.1
+    prior = MultivariateGaussian([[0, 1, 2]], 2, CPU, "float64", min_var=1e-9, data=X,
+                                 cov_prior=rows / len(X))
+    mean_p, cov_p = prior.m_step(suff, 0.0)
+    np.testing.assert_array_equal(mean_p, mean)  # the means are not pulled
+    np.testing.assert_allclose(cov_p[0, 0], rows * psi / (1 + rows), rtol=1e-8)
+    n = len(X) - 1
+    expected = (n * cov[0, 1] + rows * psi) / (n + rows)
+    np.testing.assert_allclose(cov_p[0, 1], expected, rtol=1e-8)
+    assert np.abs(cov_p[0, 1] - cov[0, 1]).max() < 1e-3 * np.abs(psi).max()  # many rows: barely moves
 
 
 # -- sampling ---------------------------------------------------------------------------
