@@ -2,13 +2,15 @@
 
 A small search, as ``LassoCV`` chooses its penalty: each candidate circuit is fitted
 without some of the training rows and scored on them after every epoch, and the
-candidate chosen on its held-out log-likelihood (one-standard-error rule) is refitted on
+candidate chosen on its held-out log-likelihood (one-standard-error rule; a front may
+score and choose otherwise: ``_selection_scores``, ``_capacity_rule``) is refitted on
 all the rows, for as many epochs as its best held-out epoch. Small training sets
 (``CV_MAX_CELLS``) are cross-validated over ``CV_FOLDS`` folds, the clear losers of the
 first fold screened out (``SCREEN_SE``); larger ones hold out one split of
 ``VALID_FRACTION``. The candidates contain the obvious baselines as special cases (a
 single full-covariance Gaussian, Gaussian mixtures: RATs of depth 0 with multivariate
-leaves), so on held-out rows the choice is never behind them. Large data skip the search
+leaves; on mixed columns, mixtures of a full Gaussian times categoricals), so on
+held-out rows the choice is never behind them. Large data skip the search
 (``SEARCH_MAX_CELLS``) and get the fixed HCLT rule of ``structure="hclt"``.
 The rules and the evidence for them: docs/defaults.md.
 """
