@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 from sklearn import config_context
 
 import skpc.estimator
-from skpc import PCDensityEstimator, PCImputer
+from skpc import PCClassifier, PCDensityEstimator, PCImputer
 from skpc.engine import Circuit
 from skpc.engine.memory import memory_needed
 from tests.strict_backend import DeviceArray, DeviceLeak, StrictBackend, strict
@@ -242,3 +242,22 @@ def test_a_device_too_small_for_one_row_is_refused_with_the_numbers(strict_gpu, 
         gpu.score_samples(X)
     monkeypatch.setattr(StrictBackend, "free_bytes", short + 1)
     assert_allclose(gpu.score_samples(X), PCDensityEstimator(**kw).fit(X).score_samples(X), rtol=1e-12)
+
+
+def test_the_classifier_on_the_device_path_equals_the_cpu(strict_gpu):
+    # The default search (mixture candidates on these mixed columns, scored by held-out
+    # log p(y | x)), early stopping and class-conditional samples, all on the stand-in.
+    X = _data(seed=3)
+    y = np.where(np.nan_to_num(X[:, 3]) > 0, "up", "down")
+    kw = dict(max_iter=3, early_stopping=True, random_state=0, dtype="float64")
+    cpu = PCClassifier(**kw).fit(X, y)
+    gpu = PCClassifier(**kw, device="gpu").fit(X, y)
+    assert gpu.estimator_.device_ == "gpu"
+    assert gpu.estimator_.capacity_search_["chosen"] == cpu.estimator_.capacity_search_["chosen"]
+    history = [model.estimator_.history_["valid_loglik"] for model in (gpu, cpu)]
+    assert_allclose(*history, rtol=1e-10)
+    assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-10)
+    X_gpu, y_gpu = gpu.sample(20, y="up", random_state=1)
+    X_cpu, y_cpu = cpu.sample(20, y="up", random_state=1)
+    assert_allclose(X_gpu, X_cpu)
+    assert (y_gpu == "up").all() and (y_cpu == "up").all()
