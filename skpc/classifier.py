@@ -20,9 +20,10 @@ from skpc._fronts import (
     take_rows,
 )
 from skpc._model_file import ModelFileMixin
+from skpc.engine.parallel import single_threaded_blas
 from skpc.estimator import PCDensityEstimator
 
-#: Rows scored at once by ``predict_log_proba`` (each is scored once per class).
+#: Rows encoded at once by ``predict_log_proba`` (each is then scored once per class).
 PREDICT_CHUNK_ROWS = 4096
 
 
@@ -51,12 +52,17 @@ def _append_column(X, values):
     return X
 
 
-def _repeat_rows(X, times):
-    if not is_frame(X):
-        return np.tile(X, (times, 1))
-    import pandas as pd  # noqa: PLC0415 -- only for DataFrame input
-
-    return pd.concat([X] * times, ignore_index=True)
+def _log_joint(density, codes, n_classes):
+    """``log p(x, y=c)`` of each row of the engine's ``codes`` (the label last, its value
+    ignored) and each class c, shape (n_rows, n_classes): the rows scored once per class,
+    with the class's code ``c`` written in the label column."""
+    rows = np.array(codes, dtype=np.float64)  # a copy whose label column is rewritten
+    out = np.empty((rows.shape[0], n_classes))
+    with single_threaded_blas():  # the engine uses the cores itself
+        for c in range(n_classes):
+            rows[:, -1] = c
+            out[:, c] = density._log_likelihood(rows)
+    return out
 
 
 class JointDensity(PCDensityEstimator):
@@ -75,13 +81,8 @@ class JointDensity(PCDensityEstimator):
     _capacity_rule = "best score"
 
     def _selection_scores(self, X):
-        n_classes = int(self.columns_.n_levels[-1])
-        rows = np.array(X, dtype=self.circuit_.dtype)  # a copy whose label column is rewritten
-        labels = rows[:, -1].astype(np.int64)
-        joint = np.empty((rows.shape[0], n_classes))
-        for c in range(n_classes):
-            rows[:, -1] = c
-            joint[:, c] = self._log_likelihood(rows)
+        labels = np.asarray(X[:, -1]).astype(np.int64)
+        joint = _log_joint(self, X, int(self.columns_.n_levels[-1]))
         return joint[np.arange(len(joint)), labels] - logsumexp(joint, axis=1)
 
 
@@ -268,15 +269,13 @@ final_step_size, schedule_warmup, batches_per_update, momentum
         """``log p(x, y=c)`` of each row and class, shape (n_samples, n_classes)."""
         check_is_fitted(self)
         X = check_features(self, X, reset=False)
-        n, k = X.shape[0], len(self.classes_)
-        out = np.empty((n, k))
-        step = max(1, PREDICT_CHUNK_ROWS // k)
-        for start in range(0, n, step):
-            part = take_rows(X, slice(start, start + step))
-            m = part.shape[0]
-            rows = _append_column(_repeat_rows(part, k), np.repeat(np.arange(k), m))
-            scores = inner_call(self.estimator_.score_samples, rows)
-            out[start:start + m] = scores.reshape(k, m).T
+        out = np.empty((X.shape[0], len(self.classes_)))
+        for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
+            part = take_rows(X, slice(start, start + PREDICT_CHUNK_ROWS))
+            # Encoded once, with label 0; _log_joint writes each class's code in its place.
+            labelled = _append_column(part, np.zeros(part.shape[0], dtype=int))
+            codes = inner_call(self.estimator_._codes, labelled)
+            out[start:start + len(codes)] = _log_joint(self.estimator_, codes, len(self.classes_))
         return out
 
     def predict_log_proba(self, X):
