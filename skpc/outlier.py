@@ -173,13 +173,14 @@ final_step_size, schedule_warmup, batches_per_update, momentum
         rng = check_random_state(self.random_state)
         params = {**inner_params(self), "random_state": rng}
         self.estimator_ = PCDensityEstimator(**params).fit(X)
-        self.offset_ = self._threshold(X, rng)
+        scores = self._scores(X)
+        self.offset_ = self._threshold(scores, rng)
         if self.refit_inliers:
-            inliers = np.flatnonzero(self._scores(X) >= self.offset_)
+            inliers = np.flatnonzero(scores >= self.offset_)
             if 0 < len(inliers) < X.shape[0]:
                 columns = self._training_levels(X)
                 self.estimator_ = PCDensityEstimator(**{**params, **columns}).fit(take_rows(X, inliers))
-                self.offset_ = self._threshold(X, rng)
+                self.offset_ = self._threshold(self._scores(X), rng)
         self.n_iter_ = self.estimator_.n_iter_
         return self
 
@@ -197,15 +198,16 @@ final_step_size, schedule_warmup, batches_per_update, momentum
             if num and kind == "categorical" and k > 0}
         return {"n_categories": levels} if levels else {}
 
-    def _threshold(self, X, rng):
-        """``offset_`` of the current circuit: a quantile of its training or its own scores."""
+    def _threshold(self, scores, rng):
+        """``offset_`` of the current circuit from its training rows' ``scores``: a
+        quantile of them, or of its own samples' scores."""
         if self.contamination == "auto":
             samples = inner_call(self.estimator_.sample, AUTO_SAMPLES, random_state=rng)
             tail = np.quantile(inner_call(self.estimator_.score_samples, samples), AUTO_TAIL)
             # At least AUTO_TAIL of the training rows: a smooth circuit's tails can reach
             # beyond every training row (a mixture of fewer components than clusters).
-            return float(max(tail, np.quantile(self._scores(X), AUTO_TAIL)))
-        return float(np.percentile(self._scores(X), 100.0 * self.contamination))
+            return float(max(tail, np.quantile(scores, AUTO_TAIL)))
+        return float(np.percentile(scores, 100.0 * self.contamination))
 
     def _scores(self, X):
         return inner_call(self.estimator_.score_samples, X).astype(np.float64, copy=False)
