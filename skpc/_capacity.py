@@ -107,23 +107,26 @@ def candidates(est):
     hclts = [{"structure": "hclt", "n_latents": k, "structure_params": {"n_components": m}}
              for k, m in HCLT_SIZES]
     regs = REG_COVARS if est.reg_covar == "auto" else (est.reg_covar,)
+
+    def mixtures(structure):
+        """Every size with every ``reg_covar``, full-covariance components with the prior."""
+        return [{**structure, "n_latents": k, "reg_covar": reg, "_cov_prior_rows": COV_PRIOR_ROWS}
+                for reg in regs for k in MIXTURE_SIZES]
+
     gaussian = est.leaf_types_ == "gaussian"
     if gaussian.any() and not gaussian.all():
         # Continuous and categorical columns (a classifier's label among them): mixtures
         # whose components are a full-covariance Gaussian times a distribution of each
         # categorical column (a Gaussian mixture per class, for a label).
-        mixtures = [{"structure": "mixture", "n_latents": k, "reg_covar": reg,
-                     "_cov_prior_rows": COV_PRIOR_ROWS} for reg in regs for k in MIXTURE_SIZES]
-        return [*mixtures, *hclts]
+        return [*mixtures({"structure": "mixture"}), *hclts]
     # Full-covariance units need continuous columns, and a RAT two of them (one continuous
     # column: the HCLTs are its mixtures of univariate Gaussians).
     if not gaussian.all() or len(est.leaf_types_) < 2:
         return hclts
-    mixtures = [{"structure": "rat", "n_latents": k, "reg_covar": reg, "_cov_prior_rows": COV_PRIOR_ROWS,
-                 "structure_params": {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}}
-                for reg in regs for k in MIXTURE_SIZES]
+    depth_0 = {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}  # a Gaussian mixture
+    gmm = {"structure": "rat", "structure_params": depth_0}
     single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]
-    return [*mixtures, *single]
+    return [*mixtures(gmm), *single]
 
 
 def search(est, X, rng):
@@ -188,9 +191,7 @@ def _n_valid(n_rows):
 
 def _clearly_below(scores, best, n_se):
     """Whether per-row held-out ``scores`` are more than ``n_se`` standard errors (of the
-    paired per-row differences) below ``best``'s on the same rows (False without ``best``)."""
-    if best is None:
-        return False
+    paired per-row differences) below ``best``'s on the same rows."""
     diff = best - scores
     return bool(np.mean(diff) > n_se * np.std(diff, ddof=1) / np.sqrt(len(diff)))
 
@@ -271,26 +272,32 @@ def settings(est, chosen):
                 setattr(est, name, value)
 
 
-def _one_standard_error(records, rows):
-    """The candidate with the fewest parameters whose held-out log-likelihood is within one
-    standard error of the best one's (Breiman's one-standard-error rule).
-
-    The error is that of the mean per-row difference from the best candidate (both are
-    scored on the same rows); it is stored in each record as ``"standard_error"``.
-    """
+def _standard_errors(records, rows):
+    """The index of the best mean held-out score, each candidate's mean per-row gap to it
+    and that gap's standard error (stored in each record as ``"standard_error"``)."""
     top = int(np.argmax(rows.mean(axis=1)))
     diff = rows[top] - rows
     se = diff.std(axis=1, ddof=1) / np.sqrt(rows.shape[1]) if rows.shape[1] > 1 else np.zeros(len(rows))
     for record, error in zip(records, se):
         record["standard_error"] = float(error)
-    close = np.flatnonzero(diff.mean(axis=1) <= se)
+    return top, diff.mean(axis=1), se
+
+
+def _one_standard_error(records, rows):
+    """The candidate with the fewest parameters whose held-out log-likelihood is within one
+    standard error of the best one's (Breiman's one-standard-error rule).
+
+    The error is that of the mean per-row difference from the best candidate (both are
+    scored on the same rows).
+    """
+    _, gap, se = _standard_errors(records, rows)
+    close = np.flatnonzero(gap <= se)
     return int(close[np.argmin([records[i]["n_parameters"] for i in close])])
 
 
 def _best_score(records, rows):
     """The candidate with the best held-out score (standard errors recorded as above)."""
-    _one_standard_error(records, rows)
-    return int(np.argmax(rows.mean(axis=1)))
+    return _standard_errors(records, rows)[0]
 
 
 #: How an estimator's ``_capacity_rule`` picks among the candidates.
