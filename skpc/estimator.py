@@ -274,8 +274,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         The search of ``structure="auto"`` (None when it was skipped): ``"candidates"``,
         one dict per candidate with its ``"params"``, held-out ``"valid_loglik"`` (mean
         per held-out row, at each fold's best epoch), ``"best_epoch"`` (of its mean held-out
-        curve), ``"n_parameters"``, ``"n_folds"`` it was scored on (1 when the first
-        fold screened it out), ``"standard_error"`` (of its difference from the best
+        curve), ``"n_parameters"``, ``"n_folds"`` it was scored on (fewer than all
+        when the race screened it out), ``"standard_error"`` (of its difference from the best
         candidate; None when screened out) and ``"seconds"``; ``"best"``, the index of
         the chosen one; ``"chosen"``, the settings of the refit; ``"random_states"`` of
         the folds, ``"n_folds"``, ``"n_valid_rows"`` (of the first fold) and the
