@@ -112,6 +112,19 @@ class Backend:
 
             cupyx.scatter_add(target, index, values)
 
+    def add_sorted(self, target, index, values):
+        """``target[index] += values`` along axis 0 for a non-decreasing ``index``.
+
+        On the CPU each run of equal indices is summed by ``np.add.reduceat``: for a few
+        target rows of small blocks (the statistics of partly observed rows) it is ~5x
+        faster than ``np.add.at``, which wins on large blocks (the engine's flows).
+        """
+        if self.name != "cpu" or len(index) == 0:
+            self.scatter_add(target, index, values)
+            return
+        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+        target[index[starts]] += np.add.reduceat(values, starts, axis=0)
+
 
 CPU = Backend(np, "cpu")
 

@@ -491,39 +491,48 @@ class MultivariateGaussian(InputLayer):
         partial = xp.nonzero((n_seen > 0) & (n_seen < self.dim))
         return xp.where(miss, 0, x).astype(self.dtype), seen, n_seen, partial
 
-    def _observed_part(self, data, conditional_cov=False):
-        """Marginal and conditional quantities of the partly observed (region, row) pairs.
-
-        Returns, for the m pairs and every unit, float64 arrays: the quadratic form of
-        the observed part ``(m, k)``, the log-determinant of ``Sigma_oo`` ``(m, k)``, the
-        conditional mean ``(m, k, d)`` (observed entries equal to x) and, when asked, the
-        conditional covariance ``(m, k, d, d)`` (zero on the observed rows and columns).
-        """
+    def _partial_pairs(self, data):
+        """The partly observed (region, row) pairs as float64: their units' covariances
+        ``(m, k, d, d)`` and means ``(m, k, d)``, their values and observed masks ``(m, 1, d)``."""
         x, seen, _, (ri, bi) = data
-        cov, mu = self._cov64[ri], self._mean64[ri]  # (m, k, d, d), (m, k, d)
-        o = seen[ri, bi].astype(np.float64)[:, None, :]  # (m, 1, d)
-        padded, diff, sol, cmean, ccov = self._conditional(
-            cov, mu, x[ri, bi].astype(np.float64)[:, None, :], o, conditional_cov)
-        quad = (diff * sol).sum(axis=2)
-        logdet = self.backend.xp.linalg.slogdet(padded)[1]
-        return quad, logdet, cmean, ccov
+        return (self._cov64[ri], self._mean64[ri], x[ri, bi].astype(np.float64)[:, None, :],
+                seen[ri, bi].astype(np.float64)[:, None, :])
 
-    def _conditional(self, cov, mu, x, o, conditional_cov):
-        """The padded ``Sigma_oo`` (see the class docstring) of units ``(..., d, d)``,
-        ``diff = (x - mu) o``, its solution ``padded^-1 diff``, the conditional mean and,
-        when asked, the conditional covariance, for observed masks ``o`` (float64)."""
+    def _observed_marginal(self, data):
+        """The quadratic form and the log-determinant of ``Sigma_oo`` ``(m, k)`` of the
+        partly observed pairs' marginals."""
         xp = self.backend.xp
-        oo = o[..., :, None] * o[..., None, :]
-        padded = cov * oo + self._eye * (1.0 - o)[..., None, :]
-        diff = (x - mu) * o
-        # The padded inverse is Sigma_oo^-1 on the observed block and the identity
-        # elsewhere, so the solution is zero on the missing entries (diff is).
+        padded, diff, _ = self._padded(*self._partial_pairs(data))
         sol = xp.linalg.solve(padded, diff[..., None])[..., 0]
-        cmean = mu + xp.matmul(cov, sol[..., None])[..., 0]
-        ccov = None
-        if conditional_cov:
-            ccov = cov - xp.matmul(xp.matmul(cov, xp.linalg.inv(padded) * oo), cov)
-        return padded, diff, sol, cmean, ccov
+        # padded is positive definite: a Cholesky factor gives its log-determinant at half
+        # the cost of slogdet's LU.
+        logdet = 2 * xp.log(xp.diagonal(xp.linalg.cholesky(padded), axis1=-2, axis2=-1)).sum(axis=-1)
+        return (diff * sol).sum(axis=-1), logdet
+
+    def _observed_conditional(self, data, with_cov=False):
+        """The conditional mean ``(m, k, d)`` and, when asked, covariance ``(m, k, d, d)``
+        of the partly observed pairs (see :meth:`_conditional`)."""
+        return self._conditional(*self._partial_pairs(data), with_cov)
+
+    def _padded(self, cov, mu, x, o):
+        """The padded ``Sigma_oo`` of units ``(..., d, d)`` (see the class docstring),
+        ``diff = (x - mu) o`` and the mask of the observed block ``o o^T``."""
+        oo = o[..., :, None] * o[..., None, :]
+        return cov * oo + self._eye * (1.0 - o)[..., None, :], (x - mu) * o, oo
+
+    def _conditional(self, cov, mu, x, o, with_cov):
+        """The conditional mean (observed entries equal to x) and, when asked, the
+        conditional covariance (zero on the observed rows and columns) of units ``(..., d, d)``
+        given observed values ``x`` with masks ``o`` (float64)."""
+        xp = self.backend.xp
+        padded, diff, oo = self._padded(cov, mu, x, o)
+        # The padded inverse is Sigma_oo^-1 on the observed block and the identity
+        # elsewhere, so its solution is zero on the missing entries (diff is).
+        if not with_cov:
+            return mu + xp.matmul(cov, xp.linalg.solve(padded, diff[..., None]))[..., 0], None
+        inv = xp.linalg.inv(padded) * oo  # one factorisation serves the mean and the covariance
+        cov_inv = xp.matmul(cov, inv)
+        return mu + xp.matmul(cov_inv, diff[..., None])[..., 0], cov - xp.matmul(cov_inv, cov)
 
     def _n_partial(self, data):
         return int(data[3][0].shape[0])
@@ -548,7 +557,7 @@ class MultivariateGaussian(InputLayer):
         quad = (white * white).sum(axis=3)
         logp = -0.5 * (quad + (self._logdet[:, :, None] + self.dim * log2pi).astype(self.dtype))
         if self._n_partial(data):
-            quad_o, logdet_o, _, _ = self._observed_part(data)
+            quad_o, logdet_o = self._observed_marginal(data)
             if mode == "sum":
                 part = -0.5 * (quad_o + logdet_o + n_seen[ri, bi][:, None] * log2pi)
             else:
@@ -578,12 +587,13 @@ class MultivariateGaussian(InputLayer):
         stats[2] += xp.matmul(xp.swapaxes(f[:, :, :, None] * x[:, None, :, :], 2, 3), x[:, None, :, :])
         stats[3] += (flow * (n_seen == 0)[:, None, :]).sum(axis=2)
         if self._n_partial(data):
-            _, _, cmean, ccov = self._observed_part(data, conditional_cov=True)
+            cmean, ccov = self._observed_conditional(data, with_cov=True)
             fp = flow[ri, :, bi]  # (m, k)
             second = cmean[..., :, None] * cmean[..., None, :] + ccov
-            self.backend.scatter_add(stats[0], ri, fp)
-            self.backend.scatter_add(stats[1], ri, fp[..., None] * cmean)
-            self.backend.scatter_add(stats[2], ri, fp[..., None, None] * second)
+            # ri is non-decreasing (the pairs come from nonzero on (region, row))
+            self.backend.add_sorted(stats[0], ri, fp)
+            self.backend.add_sorted(stats[1], ri, fp[..., None] * cmean)
+            self.backend.add_sorted(stats[2], ri, fp[..., None, None] * second)
 
     def sufficient(self, stats):
         """``(S_1, S_x, S_xx)``: unobserved rows contribute ``[1, mu, Sigma + mu mu^T]``."""
@@ -624,7 +634,7 @@ class MultivariateGaussian(InputLayer):
         x, seen, _, (ri, bi) = data
         out = xp.where(seen[:, None, :, :], x[:, None, :, :].astype(np.float64), self._mean64[:, :, None, :])
         if self._n_partial(data):
-            out[ri, :, bi] = self._observed_part(data)[2]
+            out[ri, :, bi] = self._observed_conditional(data)[0]
         return out
 
     def pick(self, X, units, rng, mode):
@@ -637,7 +647,7 @@ class MultivariateGaussian(InputLayer):
         k = xp.maximum(units, 0)
         rows = xp.arange(self.n_regions)[:, None]
         cov, mu = self._cov64[rows, k], self._mean64[rows, k]  # (r, n, d, d), (r, n, d)
-        _, _, _, value, ccov = self._conditional(
+        value, ccov = self._conditional(
             cov, mu, xp.where(miss, 0.0, x).astype(np.float64), seen.astype(np.float64), mode == "sample")
         if mode == "sample":
             # The symmetric square root, by eigendecomposition: the conditional covariance

@@ -440,3 +440,17 @@ def test_imputer_forwards_structure_params_and_min_var():
     assert {len(graph.scopes[r]) for r in graph.input_regions()} == {4}  # one joint region
     assert imp.estimator_.min_var == 0.05
     np.testing.assert_allclose(imp.transform(X), pc.conditional_mean(X), rtol=1e-10)
+
+
+def test_add_sorted_equals_add_at_for_repeated_and_missing_indices():
+    from skpc._backend import CPU
+
+    rng = np.random.default_rng(0)
+    index = np.sort(rng.integers(0, 6, 40))  # repeats, and some target rows never hit
+    values = rng.standard_normal((40, 3, 2))
+    expected, target = np.ones((6, 3, 2)), np.ones((6, 3, 2))
+    np.add.at(expected, index, values)
+    CPU.add_sorted(target, index, values)
+    np.testing.assert_allclose(target, expected, rtol=1e-12)
+    CPU.add_sorted(target, index[:0], values[:0])  # no rows: unchanged
+    np.testing.assert_allclose(target, expected, rtol=1e-12)
