@@ -15,9 +15,9 @@ from skpc.estimator import PCDensityEstimator
 #: ``contamination="auto"``: a row is an outlier when its log-likelihood is below Tukey's
 #: lower fence of the training rows' log-likelihoods, the first quartile less this many
 #: interquartile ranges. The quartiles barely move with a few percent of outliers, so
-#: the fence stays where the inliers end: it flagged 89-100% of uniform outliers and
-#: 0-8% of the inliers on the sets of benchmarks/outlier_threshold.py (the 1% tail of
-#: the circuit's own samples, the rule before, flagged only 11-71% of the outliers: a
+#: the fence stays where the inliers end: it flagged 92-100% of uniform outliers and
+#: 1-6% of the inliers on the sets of benchmarks/outlier_threshold.py (the 1% tail of
+#: the circuit's own samples, the rule before, flagged only 11-61% of the outliers: a
 #: circuit fitted on contaminated rows generates outliers too).
 AUTO_FENCE = 1.5
 
