@@ -437,7 +437,8 @@ def cmd_sample(args):
 
 
 def cmd_impute(args):
-    _check_writable(args.output, "output file")
+    if args.output:
+        _check_writable(args.output, "output file")
     est = _load_model(args.model, args.device)
     X = _read(args, "test")
     columns = _matched(est, X, args.data)
@@ -464,8 +465,11 @@ def cmd_impute(args):
         out[name] = pd.Series(values, index=out.index)
     delimiter = args.delimiter or (X.attrs.get("delimiter", ",") if isinstance(X, pd.DataFrame) else ",")
     _write_table(out, args.output, delimiter)
-    print(f"filled {int(holes.sum())} missing entries ({args.strategy}) in {X.shape[0]} rows; "
-          f"wrote {args.output}")
+    summary = f"filled {int(holes.sum())} missing entries ({args.strategy}) in {X.shape[0]} rows"
+    if args.output:
+        print(f"{summary}; wrote {args.output}")
+    else:  # the table went to stdout
+        print(summary, file=sys.stderr)
 
 
 def cmd_info(args):
@@ -602,9 +606,11 @@ def build_parser():
     p.add_argument("--random-state", type=int, default=None, metavar="SEED", help="random seed")
     p.add_argument("--delimiter", metavar="C", help="CSV field separator (default: ,)")
 
-    p = _subcommand(sub, cmd_impute, "fill the missing entries of DATA from MODEL and write the table")
+    p = _subcommand(sub, cmd_impute, "fill the missing entries of DATA from MODEL and write the table "
+                    "(CSV on stdout unless -o is given)")
     _add_table_flags(p, data_help + "; columns are matched by name", write=True)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the completed table (.csv or .npy)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the completed table here (.csv or .npy; CSV on stdout without it)")
     strategies = PCImputer._parameter_constraints["strategy"][0].options
     p.add_argument("--strategy", default=PCImputer().strategy, choices=sorted(strategies),
                    help="how missing entries are filled (see PCImputer)")

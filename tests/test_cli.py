@@ -310,6 +310,18 @@ def test_a_file_without_header_is_matched_by_position(fitted, test_rows, capsys)
     in_process_error(capsys, ["score", tmp / "m.skpc", tmp / "bare.csv", "--header", "yes"], "no column 'a'")
 
 
+def test_impute_without_output_writes_the_same_table_to_stdout(fitted):
+    tmp, _ = fitted
+    X = _table(30, seed=3)
+    X[::3, 0] = np.nan
+    _write(tmp / "gaps.csv", X, sep=",", marker=lambda i, j: "")
+    to_file = skpc("impute", "m.skpc", "gaps.csv", "-o", "gaps_filled.csv", cwd=tmp)
+    to_stdout = skpc("impute", "m.skpc", "gaps.csv", cwd=tmp)
+    assert to_file.returncode == 0 and to_stdout.returncode == 0, to_stdout.stderr
+    assert to_stdout.stdout == (tmp / "gaps_filled.csv").read_text()  # the CSV alone on stdout
+    assert f"filled {int(np.isnan(X).sum())} missing entries" in to_stdout.stderr
+
+
 def test_impute_fills_missing_entries_and_keeps_the_rest(fitted):
     tmp, _ = fitted
     X = _table(60, seed=2)
@@ -418,7 +430,7 @@ def test_no_traceback_on_bad_input(fitted, tmp_path, capsys):
         (["fit", tmp_path / "binary.csv"], "binary.csv"),
         (["fit", tmp_path], "does not exist"),
         (["score", tmp_path / "imputer.skpc", tmp_path / "header.csv"], "holds a PCImputer"),
-        (["impute", model, tmp_path / "short.csv"], "-o"),
+        (["impute", model, tmp_path / "short.csv"], "line 3"),
         (["fit", "nltcs", "--leaf", "a=gaussian"], "needs a CSV file with a header"),
     ]
     for argv, fragment in cases:
