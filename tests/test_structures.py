@@ -22,8 +22,9 @@ def _pairwise_mi(a, b, ka, kb, alpha):
 
 
 @pytest.mark.parametrize("missing", [0.0, 0.2])
-def test_mutual_information_equals_direct_pairwise_computation(missing):
-    cats = np.array([2, 3, 2, 4, 3])
+@pytest.mark.parametrize("cats", [[2, 3, 2, 4, 3], [2, 3, 150, 4, 3]])  # one column with many levels
+def test_mutual_information_equals_direct_pairwise_computation(missing, cats):
+    cats = np.array(cats)
     X = chain_data(cats, 300, seed=0)
     X[np.random.default_rng(1).random(X.shape) < missing] = np.nan
     mi = mutual_information(X, cats, alpha=0.5)

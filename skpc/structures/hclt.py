@@ -53,26 +53,37 @@ def mutual_information(X, n_categories=None, alpha=0.01, chunk_size=65536):
         rows, cols = np.nonzero(block >= 0)
         onehot[rows, offsets[cols] + block[rows, cols]] = 1.0
         counts += (onehot.T @ onehot).astype(np.float64)
-    # Pad every column to L levels so all pairwise tables form one (d, d, L, L) array,
-    # processed a block of rows at a time.
-    L = int(levels.max())
-    index = offsets[:-1, None] + np.minimum(np.arange(L)[None, :], levels[:, None] - 1)
-    valid = (np.arange(L)[None, :] < levels[:, None]).astype(np.float64)  # (d, L)
+    # Each pairwise table is a block of ``counts``; the blocks' sums run as segment sums
+    # (reduceat over the columns' level offsets), a band of rows at a time. No padding of
+    # the columns to the largest number of levels: one column of many levels (an ID-like
+    # string column) would make that (d, d, L, L) a thousand times larger.
+    starts = offsets[:-1]
+    column = np.repeat(np.arange(d), levels)  # the column of each level
+    n_pair = np.add.reduceat(np.add.reduceat(counts, starts, axis=0), starts, axis=1)  # (d, d)
     mi = np.zeros((d, d))
-    step = max(1, int(2e7 // (d * L * L)))
-    for i0 in range(0, d, step):
-        rows = slice(i0, min(d, i0 + step))
-        tab = counts[index[rows][:, None, :, None], index[None, :, None, :]]  # (b, d, L, L)
-        mask = valid[rows][:, None, :, None] * valid[None, :, None, :]
-        cells = (levels[rows][:, None] * levels[None, :])[:, :, None, None]
-        tab = tab * mask
-        joint = (tab + mask * alpha / cells) / (tab.sum((2, 3), keepdims=True) + alpha)
-        pi, pj = joint.sum(3, keepdims=True), joint.sum(2, keepdims=True)
+    band = max(1, int(2e7 // offsets[-1]))  # levels per band of rows
+    i0 = 0
+    while i0 < d:
+        i1 = max(i0 + 1, int(np.searchsorted(offsets, offsets[i0] + band, side="right")) - 1)
+        i1 = min(i1, d)
+        rows = slice(offsets[i0], offsets[i1])
+        smooth = alpha / np.outer(levels[column[rows]], levels[column])  # alpha over each table's cells
+        joint = (counts[rows] + smooth) / (n_pair[column[rows]][:, column] + alpha)
+        local = starts[i0:i1] - offsets[i0]
+        pi = np.add.reduceat(joint, starts, axis=1)  # (band levels, d): row marginals per table
+        pj = np.add.reduceat(joint, local, axis=0)  # (band columns, levels): column marginals
         with np.errstate(divide="ignore", invalid="ignore"):
-            terms = joint * (np.log(joint) - np.log(pi) - np.log(pj))
-        mi[rows] = np.where(mask > 0, terms, 0.0).sum((2, 3))
+            mi[i0:i1] = (np.add.reduceat(np.add.reduceat(_xlogx(joint), local, axis=0), starts, axis=1)
+                         - np.add.reduceat(_xlogx(pi), local, axis=0)
+                         - np.add.reduceat(_xlogx(pj), starts, axis=1))
+        i0 = i1
     np.fill_diagonal(mi, 0.0)
     return mi
+
+
+def _xlogx(p):
+    """``p log p``, 0 at 0."""
+    return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
 
 
 def chow_liu_tree(mi):
