@@ -1,6 +1,7 @@
 """The data layer (skpc/columns): column kinds, levels, unseen values, scale, types back."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -249,3 +250,14 @@ def test_verbose_describes_the_columns_compactly_for_wide_tables():
     text = Columns().fit(X).describe()
     assert text.splitlines()[0] == "  column 0: categorical, 2 levels (0.0, 1.0)"
     assert len(text.splitlines()) == 11 and "20 more: 20 categorical, 0 gaussian" in text
+
+
+def test_a_string_column_with_a_level_per_row_warns_and_names_the_column():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": [f"row-{i}" for i in range(60)], "x": rng.normal(size=60),
+                          "city": rng.choice(["Paris", "Lyon"], 60)})
+    with pytest.warns(UserWarning, match=r"column 0 \('id'\) holds 60 distinct values in 60 rows"):
+        PCDensityEstimator(structure="hclt", max_iter=1, random_state=0).fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an ordinary string column does not warn
+        PCDensityEstimator(structure="hclt", max_iter=1, random_state=0).fit(frame.drop(columns="id"))

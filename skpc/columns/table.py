@@ -20,6 +20,7 @@ distinct values (n: its observed entries), so that each level has on average at 
 """
 
 import math
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -39,6 +40,11 @@ from skpc.columns.checks import (
 #: An integer-valued numeric column with more distinct values than this is Gaussian
 #: under ``leaf="auto"``.
 AUTO_MAX_LEVELS = 32
+
+#: A string column whose distinct values are more than this share of its observed
+#: entries (and more than ``AUTO_MAX_LEVELS``) draws a warning: nearly every row is its
+#: own level (an identifier, a date or free text), which no model generalises from.
+ID_LIKE_SHARE = 0.5
 
 #: Rows per chunk of the passes over numeric arrays (memmaps are never loaded whole).
 CHUNK_ROWS = 65536
@@ -304,6 +310,12 @@ class Columns:
                     f"and can only be categorical, but {what} makes it numeric; change that entry."
                 )
             categorical = True
+            if len(levels) > max(AUTO_MAX_LEVELS, ID_LIKE_SHARE * count):
+                warnings.warn(
+                    f"{label} holds {len(levels)} distinct values in {count} rows: as a categorical "
+                    "column nearly every row is a level of its own, which the model cannot learn from "
+                    "(new values score as unseen). Drop it, or turn it into numbers (dates: "
+                    "pandas.to_datetime).", UserWarning, stacklevel=2)
         elif declared:
             if leaf == "gaussian":
                 raise ValueError(
