@@ -168,19 +168,25 @@ CONTAMINATED = [("3 blobs (2-D)", blobs, 0.02), ("3 blobs (2-D)", blobs, 0.05),
                 ("rings + 3 noise (5-D)", with_noise(lambda r: rings(r, 1000)), 0.05)]
 
 
+def contaminated_data(make, share, seed):
+    """Inliers from ``make`` plus ``share`` as many rows uniform over their bounding box
+    enlarged by a quarter, standardised; and whether each row is an outlier."""
+    rng = np.random.default_rng(100 + seed)
+    inliers = make(rng)
+    low, high = inliers.min(axis=0), inliers.max(axis=0)
+    pad = 0.25 * (high - low)
+    n_out = int(round(share * len(inliers)))
+    outliers = rng.uniform(low - pad, high + pad, (n_out, inliers.shape[1]))
+    X = StandardScaler().fit_transform(np.vstack([inliers, outliers]))
+    return X, np.r_[np.zeros(len(inliers)), np.ones(n_out)]
+
+
 def contaminated(seeds):
     rows = []
     for name, make, share in CONTAMINATED:
         auc = {"defaults": [], "GMM by BIC": [], "IsolationForest": []}
         for seed in seeds:
-            rng = np.random.default_rng(100 + seed)
-            inliers = make(rng)
-            low, high = inliers.min(axis=0), inliers.max(axis=0)
-            pad = 0.25 * (high - low)
-            n_out = int(round(share * len(inliers)))
-            outliers = rng.uniform(low - pad, high + pad, (n_out, inliers.shape[1]))
-            X = StandardScaler().fit_transform(np.vstack([inliers, outliers]))
-            y = np.r_[np.zeros(len(inliers)), np.ones(n_out)]
+            X, y = contaminated_data(make, share, seed)
             pc = PCDensityEstimator(random_state=seed).fit(X)
             auc["defaults"].append(roc_auc_score(y, -pc.score_samples(X)))
             fits = [GaussianMixture(k, covariance_type=c, random_state=seed).fit(X)

@@ -22,12 +22,11 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
-from sklearn.preprocessing import StandardScaler
 
 from skpc import PCOutlierDetector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from defaults import blobs, moons, rings, with_noise  # noqa: E402  (the synthetic shapes)
+from defaults import blobs, contaminated_data, moons, rings, with_noise  # noqa: E402
 from missing_and_structures import table  # noqa: E402
 
 
@@ -43,17 +42,6 @@ SETS = [  # (name, inliers, share of outliers)
     ("rings + 3 noise", with_noise(lambda r: rings(r, 1000)), 0.05),
     ("Gaussian 10-D", gaussian(10), 0.05), ("breast cancer", lambda rng: load_breast_cancer().data, 0.05),
 ]
-
-
-def contaminated(make, share, seed):
-    rng = np.random.default_rng(100 + seed)
-    inliers = make(rng)
-    low, high = inliers.min(axis=0), inliers.max(axis=0)
-    pad = 0.25 * (high - low)
-    n_out = int(round(share * len(inliers)))
-    outliers = rng.uniform(low - pad, high + pad, (n_out, inliers.shape[1]))
-    X = StandardScaler().fit_transform(np.vstack([inliers, outliers]))
-    return X, np.r_[np.zeros(len(inliers)), np.ones(n_out)].astype(bool)
 
 
 def own_samples_rule(detector, X, seed):
@@ -75,7 +63,8 @@ def main():
     for name, make, share in SETS:
         flags = {m: [] for m in methods}
         for seed in range(args.seeds):
-            X, is_out = contaminated(make, share, seed)
+            X, is_out = contaminated_data(make, share, seed)
+            is_out = is_out.astype(bool)
             detector = PCOutlierDetector(random_state=seed).fit(X)
             found = {methods[0]: detector.predict(X) == -1, methods[1]: own_samples_rule(detector, X, seed),
                      methods[2]: IsolationForest(random_state=seed).fit(X).predict(X) == -1,
