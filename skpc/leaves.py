@@ -373,6 +373,10 @@ class MultivariateGaussian(InputLayer):
     reg_covar : float
         Added to the covariance's diagonal in each M-step, before the eigenvalue floor
         (GaussianMixture's ``reg_covar``).
+    diagonal : bool, default=False
+        Diagonal covariances (a mixture of such units is ``GaussianMixture``'s
+        ``covariance_type="diag"``): the start, the prior and every M-step keep only the
+        diagonal. Missing values are integrated out the same way.
     cov_prior : float, default=0.0
         Weight of a conjugate prior on each unit's covariance, as a share of the flow
         into its region (``cov_prior * n_rows`` pseudo-rows over ``n_rows`` rows): the
@@ -389,13 +393,14 @@ class MultivariateGaussian(InputLayer):
     exact_logs = True
 
     def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
-                 data_std=None, data=None, reg_covar=0.0, cov_prior=0.0):
+                 data_std=None, data=None, reg_covar=0.0, cov_prior=0.0, diagonal=False):
         super().__init__(np.asarray(variables, dtype=np.int64).reshape(len(variables), -1), n_units,
                          backend, dtype)
         xp = backend.xp
         self.min_var = float(min_var)
         self.reg_covar = float(reg_covar)
         self.cov_prior = float(cov_prior)
+        self.diagonal = bool(diagonal)
         self.dim = self.variables.shape[1]
         self._prior_cov = xp.asarray(self._columns_cov(data))  # (r, d, d) float64
         shape = (self.n_regions, self.n_units, self.dim)
@@ -420,7 +425,18 @@ class MultivariateGaussian(InputLayer):
             x = x[~np.isnan(x).any(axis=1)]
             if x.shape[0] > self.dim:
                 psi[r] = np.atleast_2d(np.cov(x, rowvar=False))
-        return floor_eigenvalues(np, 0.5 * (psi + np.swapaxes(psi, 1, 2)), self.min_var)
+        return self._shaped(np, psi)
+
+    def _shaped(self, xp, cov):
+        """Covariances ``(..., d, d)`` symmetrised (diagonal when ``diagonal``), their
+        eigenvalues floored at ``min_var``."""
+        cov = cov * xp.eye(self.dim) if self.diagonal else 0.5 * (cov + xp.swapaxes(cov, -1, -2))
+        return floor_eigenvalues(xp, cov, self.min_var)
+
+    def n_free_parameters(self):
+        """Means and distinct covariance entries of every unit."""
+        d = self.dim
+        return self.n_regions * self.n_units * (d + (d if self.diagonal else d * (d + 1) // 2))
 
     def _kmeans_start(self, data, mean, cov, rng):
         """Overwrite ``mean`` and ``cov`` (host float64) with a k-means start from ``data``."""
@@ -453,7 +469,7 @@ class MultivariateGaussian(InputLayer):
                     covs[c] = diff.T @ diff / members.shape[0]
                 else:
                     covs[c] = pooled
-            covs = floor_eigenvalues(np, 0.5 * (covs + np.swapaxes(covs, 1, 2)), self.min_var)
+            covs = self._shaped(np, covs)
             mean[regions] = km.cluster_centers_.reshape(len(regions), k, self.dim)
             cov[regions] = covs.reshape(len(regions), k, self.dim, self.dim)
 
@@ -619,8 +635,7 @@ class MultivariateGaussian(InputLayer):
             w = (self.cov_prior * s0.sum(axis=1, keepdims=True))[..., None, None]
             n = safe[..., None, None]
             cov = (n * cov + w * self._prior_cov[:, None]) / (n + w)
-        cov = cov + self.reg_covar * self._eye
-        cov = floor_eigenvalues(xp, 0.5 * (cov + xp.swapaxes(cov, 2, 3)), self.min_var)
+        cov = self._shaped(xp, cov + self.reg_covar * self._eye)
         mean = xp.where(has_mass[..., None], mean, self._mean64)
         cov = xp.where(has_mass[..., None, None], cov, self._cov64)
         return (mean.astype(self.dtype), cov.astype(self.dtype))

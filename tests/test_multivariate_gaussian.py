@@ -130,6 +130,34 @@ def test_one_em_step_equals_one_gaussian_mixture_iteration(reg_covar):
     np.testing.assert_allclose(leaf.cov[0], gmm.covariances_, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("reg_covar", [0.0, 0.3])
+def test_one_em_step_of_diagonal_units_equals_a_diagonal_gaussian_mixture_iteration(reg_covar):
+    X, k = correlated(seed=2), 3
+    circuit, (w0, m0, c0) = gmm_circuit(k, 3, seed=4, reg_covar=reg_covar)
+    (leaf,), (root,) = circuit.leaves, circuit.sum_layers
+    leaf.diagonal = True
+    c0 = c0 * np.eye(3)  # a diagonal start
+    leaf.set_params((leaf.mean, c0[None]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm = GaussianMixture(k, covariance_type="diag", reg_covar=reg_covar, max_iter=1, weights_init=w0,
+                              means_init=m0, precisions_init=1 / np.diagonal(c0, axis1=1, axis2=2)).fit(X)
+    EM(pseudocount=0.0).update(circuit, flows(circuit, X), len(X), 1.0)
+    np.testing.assert_allclose(root.weights[0, 0], gmm.weights_, rtol=1e-10)
+    np.testing.assert_allclose(leaf.mean[0], gmm.means_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(leaf.cov[0], gmm.covariances_[:, :, None] * np.eye(3), rtol=1e-10, atol=1e-12)
+
+
+def test_free_parameters_count_distinct_covariance_entries():
+    k, d = 3, 4
+    circuit, _ = gmm_circuit(k, d)
+    (leaf,), (root,) = circuit.leaves, circuit.sum_layers
+    assert circuit.n_free_parameters() == root.weights.size + k * (d + d * (d + 1) // 2)
+    leaf.diagonal = True
+    assert circuit.n_free_parameters() == root.weights.size + k * 2 * d
+    assert circuit.n_parameters() == root.weights.size + k * (d + d * d)  # the arrays, in memory
+
+
 @pytest.mark.parametrize("structure, structure_params", [("rat", GMM), ("hclt", None)])
 def test_reg_covar_is_added_to_the_fitted_covariance(structure, structure_params):
     # One unit per region: every flow is 1, so EM's fixed point is the sample covariance

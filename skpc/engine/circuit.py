@@ -169,7 +169,14 @@ class Circuit:
         return [b.sufficient(s) for b, s in zip(self.blocks, stats)]
 
     def n_parameters(self):
+        """Entries of the parameter arrays (what they occupy in memory)."""
         return int(sum(p.size for params in self.get_params() for p in params))
+
+    def n_free_parameters(self):
+        """Free parameters, as BIC counts them (a symmetric or diagonal covariance counts
+        its distinct entries): what the capacity search compares."""
+        return int(sum(b.n_free_parameters() if hasattr(b, "n_free_parameters")
+                       else sum(p.size for p in b.params) for b in self.blocks))
 
     # -- passes ---------------------------------------------------------------------------
     @property
