@@ -274,12 +274,12 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         The search of ``structure="auto"`` (None when it was skipped): ``"candidates"``,
         one dict per candidate with its ``"params"``, held-out ``"valid_loglik"`` (mean
         per held-out row, at each fold's best epoch), ``"best_epoch"`` (of its mean held-out
-        curve), ``"n_parameters"``, ``"n_folds"`` it was scored on (fewer than all
-        when the race screened it out), ``"standard_error"`` (of its difference from the best
-        candidate; None when screened out) and ``"seconds"``; ``"best"``, the index of
-        the chosen one; ``"chosen"``, the settings of the refit; ``"random_states"`` of
-        the folds, ``"n_folds"``, ``"n_valid_rows"`` (of the first fold) and the
-        search's total ``"seconds"``.
+        curve), ``"n_parameters"`` (free ones, as BIC counts them), ``"n_folds"`` it was
+        scored on (fewer than all when the race screened it out), ``"standard_error"`` (of
+        its difference from the best candidate; None when screened out) and
+        ``"seconds"``; ``"best"``, the index of the chosen one; ``"chosen"``, the settings
+        of the refit; ``"random_states"`` of the folds, ``"n_folds"``, ``"n_valid_rows"``
+        (of the first fold) and the search's total ``"seconds"``.
     max_iter_ : int
         Epoch budget of the last ``fit`` (``max_iter`` with ``"auto"`` resolved).
     structure_ : RegionGraph
@@ -481,10 +481,12 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
             options = dict(min_var=self.min_var, reg_covar=self.reg_covar_, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
-                # structure="auto" gives its Gaussian mixtures a weak prior (_capacity).
+                # structure="auto" gives its Gaussian mixtures a weak prior, and tries
+                # diagonal covariances too (_capacity).
                 prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
-                                            cov_prior=prior, **options)
+                                            cov_prior=prior, diagonal=getattr(self, "_diagonal_cov", False),
+                                            **options)
             return Gaussian(variables, self.n_latents_, backend, dtype, rng, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),

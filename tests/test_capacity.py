@@ -238,3 +238,26 @@ def test_a_fit_cut_short_while_improving_warns(params):
         warnings.simplefilter("error", ConvergenceWarning)
         pc = PCDensityEstimator(structure="hclt", max_iter=300, random_state=0, **params).fit(X)
     assert pc.converged_
+
+
+def test_diagonal_mixtures_are_candidates_where_a_full_covariance_is_short_of_rows():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 8))  # 36 entries per covariance, under 10 rows each
+    pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
+    diagonal = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
+    assert len(diagonal) == len(_capacity.MIXTURE_SIZES) * len(_capacity.REG_COVARS)
+    full = {(r["params"]["n_latents"], r["params"]["reg_covar"]): r for r in pc.capacity_search_["candidates"]
+            if r["params"].get("structure") == "rat" and not r["params"].get("_diagonal_cov")}
+    for r in diagonal:  # k (d + d) free parameters against k (d + d (d + 1) / 2), plus the weights
+        twin = full[(r["params"]["n_latents"], r["params"]["reg_covar"])]
+        assert twin["n_parameters"] - r["n_parameters"] == r["params"]["n_latents"] * (36 - 8)
+    wide = PCDensityEstimator(random_state=0, max_iter=2).fit(rng.standard_normal((400, 3)))
+    assert not any(r["params"].get("_diagonal_cov") for r in wide.capacity_search_["candidates"])
+
+
+def test_ten_rows_are_cross_validated():
+    X = blobs(_capacity.SEARCH_MIN_ROWS, seed=3)
+    pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
+    assert pc.capacity_search_["n_folds"] == _capacity.CV_FOLDS
+    fewer = PCDensityEstimator(random_state=0, max_iter=2).fit(X[:-1])
+    assert fewer.capacity_search_ is None
