@@ -18,6 +18,9 @@ Prints four markdown tables (issue 17):
     in unsupervised anomaly detection (seeds 0..2); ``GaussianMixture`` tuned by BIC and
     ``IsolationForest`` beside;
 (d) the choice the defaults made on each set (seed 0);
+(f) ``--only more``: section (a)'s protocol on other shapes and sizes (iris, 20 rows of
+    linnerud, make_classification, a swiss roll and an S curve, two 1-D modes, 40 rows of
+    two 8-D blobs, skewed log-normal columns), with (g) the choices there;
 (e) ``--only rules``: variants of the search (``RULES``: one held-out split or 5-fold
     cross-validation, the one-standard-error rule or the best score, the first fold's
     screening, the Gaussian mixtures' covariance prior) compared on validation data
@@ -35,7 +38,19 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine, make_moons
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_linnerud,
+    load_wine,
+    make_blobs,
+    make_classification,
+    make_moons,
+    make_s_curve,
+    make_swiss_roll,
+)
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -82,25 +97,39 @@ CONTINUOUS = {
     "spirals + 3 noise": with_noise(spirals),
 }
 
+#: ``--only more``: other shapes and sizes, tried as a user would (a tiny table, a manifold,
+#: skewed columns, one column), the same protocol as section (a).
+MORE = {
+    "iris": lambda rng: load_iris().data,
+    "linnerud (exercise + body)": lambda rng: np.column_stack([load_linnerud().data, load_linnerud().target]),
+    "make_classification": lambda rng: make_classification(500, 12, n_informative=6, random_state=0)[0],
+    "swiss roll": lambda rng: make_swiss_roll(600, noise=0.3, random_state=0)[0],
+    "S curve": lambda rng: make_s_curve(600, noise=0.1, random_state=0)[0],
+    "two 1-D modes": lambda rng: np.r_[rng.normal(0, 1, 200), rng.normal(5, 0.5, 100)][:, None],
+    "two 8-D blobs": lambda rng: make_blobs(40, 8, centers=2, random_state=0)[0],
+    "log-normal 3-D": lambda rng: np.exp(rng.normal(size=(400, 3)) @ np.array([[1, .5, 0], [0, 1, .3],
+                                                                                [0, 0, 1]])),
+}
+
 
 def describe(pc):
     chosen = (pc.capacity_search_ or {}).get("chosen")
     if chosen is None:
         return f"{pc.structure_.name}, k={pc.n_latents_} (no search)"
     if chosen["structure"] == "rat":
-        text = f"GMM {chosen['n_latents']} full"
+        text = f"GMM {chosen['n_latents']} {'diag' if chosen.get('_diagonal_cov') else 'full'}"
     else:
         text = f"HCLT {chosen['structure_params']['n_components']}x{chosen['n_latents']}"
     return f"{text}, reg_covar={chosen.get('reg_covar', 0):g}, {pc.n_iter_} epochs"
 
 
-def continuous(seeds, quick):
+def continuous(seeds, quick, sets=CONTINUOUS):
     gmm_grid = {"n_components": [1, 2, 3, 4, 6, 8], "covariance_type": ["full", "diag", "tied", "spherical"],
                 "reg_covar": [1e-6, 1e-4, 1e-3, 1e-2, 1e-1]}
     if quick:
         gmm_grid = {"n_components": [1, 2, 4], "covariance_type": ["full", "diag"], "reg_covar": [1e-6, 1e-2]}
     rows, choices = [], []
-    for name, make in CONTINUOUS.items():
+    for name, make in sets.items():
         X = make(np.random.default_rng(0))
         train, test = train_test_split(X, random_state=0)
         scaler = StandardScaler().fit(train)
@@ -111,7 +140,8 @@ def continuous(seeds, quick):
             ours.append(pc.score(test))
             t_ours.append(t)
             if seed == seeds[0]:
-                choices.append([name, describe(pc), f"{pc.capacity_search_['seconds']:.1f}"])
+                search = pc.capacity_search_
+                choices.append([name, describe(pc), f"{search['seconds']:.1f}" if search else "-"])
             fixed, t = timed(PCDensityEstimator(structure="hclt", random_state=seed), train)
             plain.append(fixed.score(test))
             t_plain.append(t)
@@ -249,8 +279,8 @@ def rules(seeds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", nargs="+", choices=["continuous", "digits", "contaminated", "rules"],
-                        default=["continuous", "digits", "contaminated"])
+    parser.add_argument("--only", nargs="+", default=["continuous", "digits", "contaminated"],
+                        choices=["continuous", "more", "digits", "contaminated", "rules"])
     args = parser.parse_args()
     seeds = [0, 1] if args.quick else [0, 1, 2, 3, 4]
     warnings.filterwarnings("ignore", category=UserWarning)  # KernelDensity/GMM grid points
@@ -260,6 +290,11 @@ def main():
         body, choices = continuous(seeds, args.quick)
         sections.append(("(a) Continuous data, standardised: test log-likelihood per row", body))
         sections.append(("(d) The defaults' choice (seed 0) and the search's seconds",
+                         table(["data set", "choice", "search s"], choices)))
+    if "more" in args.only:
+        body, choices = continuous(seeds, args.quick, MORE)
+        sections.append(("(f) More shapes and sizes, standardised: test log-likelihood per row", body))
+        sections.append(("(g) The defaults' choice there (seed 0)",
                          table(["data set", "choice", "search s"], choices)))
     if "digits" in args.only:
         sections.append(("(b) load_digits (17 grey levels), test log-likelihood", digits(seeds[:2])))
