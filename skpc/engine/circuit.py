@@ -43,6 +43,25 @@ class _Workspace:
         self.pscales = [xp.empty((L.n_folds, batch), np.float64) for L in layers]
         self.inputs = [None] * len(circuit.leaves)
         self.stats = None  # a tile's own statistics (see Circuit.accumulate), made on first use
+        self._scoring = None
+
+    def scoring(self):
+        """The same buffers for a pass that keeps no layer's products (scoring): every layer
+        writes its products, mixed values and their log-scale into the largest layer's
+        buffers, so they stay in cache instead of streaming one buffer per layer."""
+        if self._scoring is None:
+            view = self._scoring = _Workspace.__new__(_Workspace)
+            vars(view).update(vars(self))
+            view.prods, view.mixed, view.pscales = map(_shared, (self.prods, self.mixed, self.pscales))
+        return self._scoring
+
+
+def _shared(arrays):
+    """Views of the same shapes as ``arrays``, all at the start of the largest one."""
+    if not arrays:
+        return []
+    flat = max(arrays, key=lambda a: a.size).reshape(-1)
+    return [flat[: a.size].reshape(a.shape) for a in arrays]
 
 
 class Circuit:
@@ -308,7 +327,7 @@ class Circuit:
         out = xp.empty(X.shape[0], dtype=np.float64)
         if self.backend.name != "cpu":
             for sl in self.chunks(X.shape[0], batch_size):
-                out[sl] = self.root_values(self.forward(X[sl]))
+                out[sl] = self.root_values(self._forward(self.workspace(sl.stop - sl.start).scoring(), X[sl]))
             return out
         tiles = [slice(sl.start + t.start, sl.start + t.stop)
                  for sl in self.chunks(X.shape[0], batch_size)
@@ -317,7 +336,7 @@ class Circuit:
 
         def work(job):
             ws, rows = job
-            out[rows] = self.root_values(self._forward(ws, X[rows]))
+            out[rows] = self.root_values(self._forward(ws.scoring(), X[rows]))
 
         parallel.run_striped(work, jobs, self.threads)
         return out

@@ -82,6 +82,7 @@ class SumLayer:
         self.offsets = np.cumsum([0, *self.part_sizes]).tolist()
         self.n_in = self.offsets[-1]
         self.guard = underflow_guard(self.dtype)
+        self.tiniest = self.dtype.type(np.finfo(self.dtype).smallest_subnormal)
         w = np.exp(-INIT_LOG_SPREAD[product] * rng.random((self.n_folds, n_out, self.n_in)))
         self.set_params((xp.asarray(w.astype(self.dtype)),), normalise=True)
 
@@ -170,24 +171,32 @@ class SumLayer:
         """Linear products of the children; ``pscale`` gets their common log-scale."""
         xp = self.backend.xp
         k = self.n_units
+        blocks = self._blocks(prod)
         part_scales = []
-        for refs, flat, block in zip(self.refs, self.flat, self._blocks(prod)):
-            if flat:
-                block[...] = values[refs[0]]
-                for ref in refs[1:]:
-                    block *= values[ref]
-            else:
+        for i, (refs, flat, block) in enumerate(zip(self.refs, self.flat, blocks)):
+            if not flat:
                 a, c = values[refs[0]], values[refs[1]]
                 xp.multiply(a[:, :, None, :], c[:, None, :, :], out=block.reshape(self.n_folds, k, k, -1))
-            s = scale[refs[0]].copy()
-            for ref in refs[1:]:
-                s += scale[ref]
+            elif len(refs) == 1:
+                block[...] = values[refs[0]]
+            else:  # the first product written straight into the block: no copy
+                xp.multiply(values[refs[0]], values[refs[1]], out=block)
+                for ref in refs[2:]:
+                    block *= values[ref]
+            # The log-scale of a single partition is written straight into pscale.
+            s = pscale if i == 0 else xp.empty_like(pscale)
+            if len(refs) == 1:
+                s[...] = scale[refs[0]]
+            else:
+                xp.add(scale[refs[0]], scale[refs[1]], out=s)
+                for ref in refs[2:]:
+                    s += scale[ref]
             part_scales.append(s)
-        pscale[...] = part_scales[0]
         if len(part_scales) > 1:  # bring all partitions to one scale before mixing them
+            part_scales[0] = pscale.copy()
             for s in part_scales[1:]:
                 xp.maximum(pscale, s, out=pscale)
-            for s, block in zip(part_scales, self._blocks(prod)):
+            for s, block in zip(part_scales, blocks):
                 block *= xp.exp(s - pscale)[:, None, :]
 
     def _log_products(self, values, scale, prod, pscale, exact):
@@ -253,12 +262,15 @@ class SumLayer:
             top = mixed.max(axis=1)
         with np.errstate(divide="ignore"):
             # A zero maximum is a probability-zero event: values 0, log-scale -inf.
-            denominator = xp.where(top > 0, top, 1.0)[:, None, :]
+            out = scale[self.rows]
+            xp.log(top, out=out, dtype=np.float64)
+            out += pscale
+            # Dividing by the smallest positive number instead of 0 keeps zero values 0.
+            denominator = xp.maximum(top, self.tiniest, out=top)[:, None, :]
             if self.n_out == values.shape[1]:
                 xp.divide(mixed, denominator, out=values[self.rows])
             else:
                 values[self.rows, : self.n_out] = mixed / denominator
-            scale[self.rows] = pscale + xp.log(top.astype(np.float64))
 
     # -- downward passes --------------------------------------------------------------
     def backward(self, flow, prod, mixed, stats):
