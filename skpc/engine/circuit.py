@@ -215,13 +215,17 @@ class Circuit:
         """
         return self._forward(self.workspace(X.shape[0]), X, mode)
 
-    def _forward(self, ws, X, mode="sum"):
+    def _forward(self, ws, X, mode="sum", scoring=False):
+        """``scoring=True``: only the root's log-value is read afterwards (see SumLayer.forward)."""
         for i, (leaf, rows) in enumerate(zip(self.leaves, self.leaf_rows)):
             ws.inputs[i] = leaf.prepare(X)
             leaf.forward(ws.inputs[i], ws.values[rows], ws.scale[rows], mode,
                          ws.logs[rows] if leaf.exact_logs else None)
-        for layer, prod, mixed, pscale in zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales):
-            layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode, ws.logs)
+        layers = list(zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales))
+        for i, (layer, prod, mixed, pscale) in enumerate(layers):
+            # The root is read from its log-scale alone, so it is always normalised.
+            lazy = scoring and i < len(layers) - 1
+            layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode, ws.logs, lazy)
         return ws
 
     def root_values(self, ws):
@@ -327,7 +331,8 @@ class Circuit:
         out = xp.empty(X.shape[0], dtype=np.float64)
         if self.backend.name != "cpu":
             for sl in self.chunks(X.shape[0], batch_size):
-                out[sl] = self.root_values(self._forward(self.workspace(sl.stop - sl.start).scoring(), X[sl]))
+                ws = self.workspace(sl.stop - sl.start).scoring()
+                out[sl] = self.root_values(self._forward(ws, X[sl], scoring=True))
             return out
         tiles = [slice(sl.start + t.start, sl.start + t.stop)
                  for sl in self.chunks(X.shape[0], batch_size)
@@ -336,7 +341,7 @@ class Circuit:
 
         def work(job):
             ws, rows = job
-            out[rows] = self.root_values(self._forward(ws.scoring(), X[rows]))
+            out[rows] = self.root_values(self._forward(ws.scoring(), X[rows], scoring=True))
 
         parallel.run_striped(work, jobs, self.threads)
         return out

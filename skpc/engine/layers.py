@@ -40,6 +40,12 @@ def _ref_rows(ref, xp):
 INIT_LOG_SPREAD = {"hadamard": 2.0, "kronecker": 8.0}
 
 
+#: A scoring pass leaves a layer's values unnormalised when every maximum is at least this:
+#: a parent's products then lose at most this factor per child before its own maximum is
+#: checked against the underflow guard (2^-16 per child leaves float32 ~20 decades).
+LAZY_FLOOR = 2.0**-16
+
+
 def underflow_guard(dtype):
     """Below this maximum a mixed value may have lost terms to underflow."""
     info = np.finfo(dtype)
@@ -237,15 +243,23 @@ class SumLayer:
         else:
             xp.matmul(self.weights, prod, out=mixed)
 
-    def forward(self, values, scale, prod, mixed, pscale, mode="sum", exact=None):
+    def forward(self, values, scale, prod, mixed, pscale, mode="sum", exact=None, scoring=False):
         """Compute this layer's regions into ``values[rows]`` and ``scale[rows]``.
 
         ``prod`` (F, n_in, B), ``mixed`` (F, n_out, B) and ``pscale`` (F, B) are kept
         for the backward pass and the top-down descent. ``mode="max"`` replaces the sum
         by a max (the max-product pass). ``exact`` holds the exact log-values of the
         input rows that keep them (read by the log-space path).
+
+        ``scoring=True`` (nothing but the layers above reads this pass, on a CPU): the
+        mixing writes straight into ``values[rows]``, which stay unnormalised when every
+        maximum is at least :data:`LAZY_FLOOR` -- the log-scale is then the products' own,
+        and the layers above read the values with it as they are (a pass fewer).
         """
         xp = self.backend.xp
+        lazy = scoring and self.backend.name == "cpu" and self.n_out == values.shape[1]
+        if lazy:
+            mixed = values[self.rows]
         if self.backend.name == "cpu":
             self._products(values, scale, prod, pscale)
             self._mix(prod, mixed, mode)
@@ -260,6 +274,9 @@ class SumLayer:
             self._log_products(values, scale, prod, pscale, exact)
             self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
+        if lazy and bool((top >= LAZY_FLOOR).all()):
+            scale[self.rows] = pscale
+            return
         with np.errstate(divide="ignore"):
             # A zero maximum is a probability-zero event: values 0, log-scale -inf.
             out = scale[self.rows]
