@@ -19,6 +19,8 @@ from _circuits import (
 )
 from scipy.special import logsumexp
 
+from skpc.engine import layers
+
 NAMES = sorted(CIRCUITS)
 
 
@@ -85,6 +87,19 @@ def test_normalised_over_all_states(name, peaked):
     circuit, cats = CIRCUITS[name](peaked=peaked)
     total = np.exp(log_p(circuit, all_states(cats))).sum()
     assert abs(total - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("floor", [0.0, layers.LAZY_FLOOR, np.inf])
+def test_scoring_pass_equals_the_pass_that_keeps_everything(name, floor, monkeypatch):
+    """Scoring keeps no products and leaves layers unnormalised above ``LAZY_FLOOR`` (0:
+    always, inf: never); its log-likelihoods equal those of the training pass."""
+    monkeypatch.setattr(layers, "LAZY_FLOOR", floor)
+    circuit, _, states, _ = _peaked(name)
+    X = _with_missing(states, 0.3, seed=2)
+    kept = circuit.accumulate(X, circuit.new_stats())
+    np.testing.assert_allclose(log_p(circuit, X), kept, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(circuit.log_likelihood(X, 7), kept, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
