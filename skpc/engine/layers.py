@@ -40,7 +40,7 @@ def _ref_rows(ref, xp):
 INIT_LOG_SPREAD = {"hadamard": 2.0, "kronecker": 8.0}
 
 
-#: A scoring pass leaves a layer's values unnormalised when every maximum is at least this:
+#: A scoring pass leaves a row of a region unnormalised when its maximum is at least this:
 #: a parent's products then lose at most this factor per child before its own maximum is
 #: checked against the underflow guard (2^-16 per child leaves float32 ~20 decades).
 LAZY_FLOOR = 2.0**-16
@@ -252,9 +252,10 @@ class SumLayer:
         input rows that keep them (read by the log-space path).
 
         ``scoring=True`` (nothing but the layers above reads this pass, on a CPU): the
-        mixing writes straight into ``values[rows]``, which stay unnormalised when every
-        maximum is at least :data:`LAZY_FLOOR` -- the log-scale is then the products' own,
-        and the layers above read the values with it as they are (a pass fewer).
+        mixing writes straight into ``values[rows]``, which stay unnormalised -- the
+        log-scale is then the products' own, and the layers above read the values with it
+        as they are (a pass fewer). Only a row whose maximum is below :data:`LAZY_FLOOR`
+        is normalised, on its own: a row's values never depend on the other rows.
         """
         xp = self.backend.xp
         lazy = scoring and self.backend.name == "cpu" and self.n_out == values.shape[1]
@@ -274,8 +275,14 @@ class SumLayer:
             self._log_products(values, scale, prod, pscale, exact)
             self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
-        if lazy and bool((top >= LAZY_FLOOR).all()):
+        if lazy:
             scale[self.rows] = pscale
+            low = top < LAZY_FLOOR
+            if bool(low.any()):  # rare: normalise those rows alone, so no row depends on another
+                f, b = xp.nonzero(low)
+                with np.errstate(divide="ignore"):
+                    values[self.rows][f, :, b] /= xp.maximum(top[f, b], self.tiniest)[:, None]
+                    scale[self.rows][f, b] += xp.log(top[f, b].astype(np.float64))
             return
         with np.errstate(divide="ignore"):
             # A zero maximum is a probability-zero event: values 0, log-scale -inf.
