@@ -87,6 +87,7 @@ class SumLayer:
         self.part_sizes = [n_units if flat else n_units * n_units for flat in self.flat]
         self.offsets = np.cumsum([0, *self.part_sizes]).tolist()
         self.n_in = self.offsets[-1]
+        self.one_child = len(self.parts) == 1 and self.parts[0].shape[1] == 1
         self.guard = underflow_guard(self.dtype)
         self.tiniest = self.dtype.type(np.finfo(self.dtype).smallest_subnormal)
         w = np.exp(-INIT_LOG_SPREAD[product] * rng.random((self.n_folds, n_out, self.n_in)))
@@ -259,16 +260,22 @@ class SumLayer:
         """
         xp = self.backend.xp
         lazy = scoring and self.backend.name == "cpu" and self.n_out == values.shape[1]
-        if lazy:
-            mixed = values[self.rows]
+        if lazy:  # the mixed values and their log-scale are the layer's own
+            mixed, pscale = values[self.rows], scale[self.rows]
         if self.backend.name == "cpu":
-            self._products(values, scale, prod, pscale)
-            self._mix(prod, mixed, mode)
+            if lazy and self.one_child:  # the products are the child's values: mix them in place
+                pscale[...] = scale[self.refs[0][0]]
+                self._mix(values[self.refs[0][0]], mixed, mode)
+            else:
+                self._products(values, scale, prod, pscale)
+                self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
-            if bool((top < self.guard).any()):  # free on a CPU: no device to wait for
+            low = top.min(initial=np.inf)  # free on a CPU: no device to wait for
+            if low < self.guard:
                 self._log_products(values, scale, prod, pscale, exact)
                 self._mix(prod, mixed, mode)
                 top = mixed.max(axis=1)
+                low = top.min(initial=np.inf)
         else:
             # On a GPU exp is cheap and a host round trip per layer is not: always take
             # the underflow-safe path, so an epoch never waits on the host.
@@ -276,10 +283,8 @@ class SumLayer:
             self._mix(prod, mixed, mode)
             top = mixed.max(axis=1)
         if lazy:
-            scale[self.rows] = pscale
-            low = top < LAZY_FLOOR
-            if bool(low.any()):  # rare: normalise those rows alone, so no row depends on another
-                f, b = xp.nonzero(low)
+            if low < LAZY_FLOOR:  # rare: normalise those rows alone, so no row depends on another
+                f, b = xp.nonzero(top < LAZY_FLOOR)
                 with np.errstate(divide="ignore"):
                     values[self.rows][f, :, b] /= xp.maximum(top[f, b], self.tiniest)[:, None]
                     scale[self.rows][f, b] += xp.log(top[f, b].astype(np.float64))
