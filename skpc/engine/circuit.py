@@ -334,9 +334,10 @@ class Circuit:
                 ws = self.workspace(sl.stop - sl.start).scoring()
                 out[sl] = self.root_values(self._forward(ws, X[sl], scoring=True))
             return out
+        widest = max((L.n_folds * L.n_in for L in self.sum_layers), default=1) * self.dtype.itemsize
         tiles = [slice(sl.start + t.start, sl.start + t.stop)
                  for sl in self.chunks(X.shape[0], batch_size)
-                 for t in parallel.tiles(sl.stop - sl.start, parallel.tile_rows_for(self.n_weights))]
+                 for t in parallel.tiles(sl.stop - sl.start, parallel.score_rows_for(self.n_weights, widest))]
         jobs = [(self.workspace(t.stop - t.start, i % self.threads), t) for i, t in enumerate(tiles)]
 
         def work(job):
