@@ -118,6 +118,10 @@ class SumLayer:
                     ops.append(("add", zero))
                 written.update(rows.tolist())
             self.flow_ops.append(ops)
+        # One flat partition whose first child is a contiguous block first reached here:
+        # the backward pass writes the product flows straight into that child's flows.
+        self.direct = (len(self.parts) == 1 and self.flat[0] and self.flow_ops[0][0] == ("assign", None)
+                       and isinstance(self.refs[0][0], slice))
 
     def plan_exact_logs(self, rows):
         """Note which children's exact log-values the log-space path reads from ``logs``.
@@ -305,9 +309,15 @@ class SumLayer:
     def backward(self, flow, prod, mixed, stats):
         """Push flows from ``flow[rows]`` to the children; add edge statistics to ``stats``."""
         xp = self.backend.xp
-        g = flow[self.rows][:, : self.n_out] / mixed  # (F, n_out, B)
+        # Nothing reads this layer's flows after this: the ratios overwrite them.
+        g = flow[self.rows][:, : self.n_out]
+        xp.divide(g, mixed, out=g)  # (F, n_out, B)
         stats[0] += xp.matmul(g, xp.transpose(prod, (0, 2, 1)))
-        back = xp.matmul(self._weights_t, g)
+        if self.direct:  # the product flows are the first child's flows: computed in place
+            back = flow[self.refs[0][0]]
+            xp.matmul(self._weights_t, g, out=back)
+        else:
+            back = xp.matmul(self._weights_t, g)
         back *= prod  # product flows, (F, n_in, B)
         k = self.n_units
         for p, (refs, flat, block) in enumerate(zip(self.refs, self.flat, self._blocks(back))):
@@ -316,7 +326,9 @@ class SumLayer:
             else:
                 block = block.reshape(self.n_folds, k, k, -1)
                 pieces = [block.sum(axis=2), block.sum(axis=1)]
-            for ref, (op, zero), piece in zip(refs, self.flow_ops[p], pieces):
+            for a, (ref, (op, zero), piece) in enumerate(zip(refs, self.flow_ops[p], pieces)):
+                if self.direct and a == 0:
+                    continue
                 if zero is not None:
                     flow[zero] = 0.0
                 if op == "assign":
