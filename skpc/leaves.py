@@ -118,6 +118,7 @@ class Categorical(InputLayer):
             weight[np.arange(self.n_regions), n_known] = share
         self._smoothing = xp.asarray(weight[:, :, None].astype(self.dtype))
         self._last_category = xp.asarray(n_known - 1)[:, None]
+        self._categories = xp.arange(self.max_categories, dtype=self.dtype)[None, :, None]
         # Random starts for the known categories only: the "unseen" one takes no random
         # numbers, so a circuit's start (and fit) is the same with or without it.
         known_shape = (self.n_regions, self.max_categories - int(self.unseen), self.n_units)
@@ -149,10 +150,13 @@ class Categorical(InputLayer):
     def prepare(self, X):
         """One-hot codes ``(regions, C+1, batch)``; the extra category marks a missing value."""
         xp = self.backend.xp
-        x, miss = self.columns(X)
-        codes = xp.where(miss, self.max_categories, x).astype(np.int64)
-        cats = xp.arange(self.max_categories + 1)[None, :, None]
-        return (codes[:, None, :] == cats).astype(self.dtype)
+        x = X[:, self._columns].T
+        C = self.max_categories
+        # Written in place by the comparisons (no integer codes, no boolean temporaries).
+        onehot = xp.empty((self.n_regions, C + 1, X.shape[0]), self.dtype)
+        xp.equal(x[:, None, :], self._categories, out=onehot[:, :C])  # NaN equals no category
+        xp.isnan(x, out=onehot[:, C])
+        return onehot
 
     #: Probabilities are stored unscaled, so their logarithms are exact.
     exact_logs = False

@@ -19,6 +19,8 @@ from _circuits import (
 )
 from scipy.special import logsumexp
 
+from skpc.engine import layers
+
 NAMES = sorted(CIRCUITS)
 
 
@@ -85,6 +87,23 @@ def test_normalised_over_all_states(name, peaked):
     circuit, cats = CIRCUITS[name](peaked=peaked)
     total = np.exp(log_p(circuit, all_states(cats))).sum()
     assert abs(total - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("floor", [0.0, layers.LAZY_FLOOR, 0.5, np.inf])
+def test_scoring_pass_equals_the_pass_that_keeps_everything(name, floor, monkeypatch):
+    """Scoring keeps no products and leaves rows unnormalised above ``LAZY_FLOOR`` (0:
+    always, inf: never); its log-likelihoods equal those of the training pass, and a
+    row's score does not depend on the other rows of its batch."""
+    monkeypatch.setattr(layers, "LAZY_FLOOR", floor)
+    circuit, _, states, _ = _peaked(name)
+    X = _with_missing(states, 0.3, seed=2)
+    kept = circuit.accumulate(X, circuit.new_stats())
+    scores = circuit.log_likelihood(X, 7)
+    np.testing.assert_allclose(scores, kept, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(log_p(circuit, X), kept, rtol=0, atol=1e-12)
+    order = np.random.default_rng(3).permutation(len(X))  # bit-equal in float32: test_columns.py
+    np.testing.assert_allclose(circuit.log_likelihood(X[order], 7), scores[order], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -104,3 +104,11 @@ def test_small_circuits_run_whole_batches_on_one_thread():
     assert parallel.threads_for(parallel.MIN_PARALLEL_WEIGHTS) == parallel.THREADS
     assert parallel.tiles(600, parallel.tile_rows_for(parallel.MIN_PARALLEL_WEIGHTS - 1)) == [slice(0, 600)]
     assert len(parallel.tiles(600, parallel.tile_rows_for(parallel.MIN_PARALLEL_WEIGHTS))) == 3
+
+
+def test_scoring_tiles_keep_the_widest_layer_within_its_bytes():
+    large, small = parallel.MIN_PARALLEL_WEIGHTS, parallel.MIN_PARALLEL_WEIGHTS - 1
+    assert parallel.score_rows_for(large, 100) == parallel.TILE_ROWS  # never above training's tile
+    assert parallel.score_rows_for(small, parallel.SCORE_TILE_BYTES // 1000) == 512  # a power of two
+    assert parallel.score_rows_for(large, parallel.SCORE_TILE_BYTES // 100) == 64
+    assert parallel.score_rows_for(large, parallel.SCORE_TILE_BYTES) == parallel.MIN_SCORE_ROWS

@@ -389,7 +389,8 @@ def test_a_version_1_file_still_loads_and_scores_as_when_it_was_written():
     expected = np.load(DATA / "model_v1_expected.npz")
     rows = pd.DataFrame(expected["rows"], columns=["a", "b", "x"])
     loaded = skpc.load(DATA / "model_v1.skpc")
-    np.testing.assert_array_equal(loaded.score_samples(rows), expected["scores"])
+    # Equal to rounding: scoring leaves layers unnormalised since (issue 19), a rounding apart.
+    np.testing.assert_allclose(loaded.score_samples(rows), expected["scores"], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(loaded.sample(5, random_state=0), expected["samples"])
     np.testing.assert_array_equal(loaded.feature_names_in_, ["a", "b", "x"])
 

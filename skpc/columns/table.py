@@ -470,6 +470,8 @@ class Columns:
         if isinstance(X, np.memmap) or X.size > ENCODE_AT_ONCE:
             self.check(X)
             return _EncodedRows(X, self)
+        if 0 < X.shape[0] <= CHUNK_ROWS and dtype == np.float64:  # one chunk: its codes as they are
+            return self._encode_numeric(X)
         out = np.empty(X.shape, dtype=dtype)
         for rows in row_chunks(X.shape[0]):  # float64 arithmetic, stored in dtype
             out[rows] = self._encode_numeric(X[rows], offset=rows.start)

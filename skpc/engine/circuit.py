@@ -43,6 +43,25 @@ class _Workspace:
         self.pscales = [xp.empty((L.n_folds, batch), np.float64) for L in layers]
         self.inputs = [None] * len(circuit.leaves)
         self.stats = None  # a tile's own statistics (see Circuit.accumulate), made on first use
+        self._scoring = None
+
+    def scoring(self):
+        """The same buffers for a pass that keeps no layer's products (scoring): every layer
+        writes its products, mixed values and their log-scale into the largest layer's
+        buffers, so they stay in cache instead of streaming one buffer per layer."""
+        if self._scoring is None:
+            view = self._scoring = _Workspace.__new__(_Workspace)
+            vars(view).update(vars(self))
+            view.prods, view.mixed, view.pscales = map(_shared, (self.prods, self.mixed, self.pscales))
+        return self._scoring
+
+
+def _shared(arrays):
+    """Views of the same shapes as ``arrays``, all at the start of the largest one."""
+    if not arrays:
+        return []
+    flat = max(arrays, key=lambda a: a.size).reshape(-1)
+    return [flat[: a.size].reshape(a.shape) for a in arrays]
 
 
 class Circuit:
@@ -203,13 +222,17 @@ class Circuit:
         """
         return self._forward(self.workspace(X.shape[0]), X, mode)
 
-    def _forward(self, ws, X, mode="sum"):
+    def _forward(self, ws, X, mode="sum", scoring=False):
+        """``scoring=True``: only the root's log-value is read afterwards (see SumLayer.forward)."""
         for i, (leaf, rows) in enumerate(zip(self.leaves, self.leaf_rows)):
             ws.inputs[i] = leaf.prepare(X)
             leaf.forward(ws.inputs[i], ws.values[rows], ws.scale[rows], mode,
                          ws.logs[rows] if leaf.exact_logs else None)
-        for layer, prod, mixed, pscale in zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales):
-            layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode, ws.logs)
+        layers = list(zip(self.sum_layers, ws.prods, ws.mixed, ws.pscales))
+        for i, (layer, prod, mixed, pscale) in enumerate(layers):
+            # The root is read from its log-scale alone, so it is always normalised.
+            lazy = scoring and i < len(layers) - 1
+            layer.forward(ws.values, ws.scale, prod, mixed, pscale, mode, ws.logs, lazy)
         return ws
 
     def root_values(self, ws):
@@ -315,16 +338,18 @@ class Circuit:
         out = xp.empty(X.shape[0], dtype=np.float64)
         if self.backend.name != "cpu":
             for sl in self.chunks(X.shape[0], batch_size):
-                out[sl] = self.root_values(self.forward(X[sl]))
+                ws = self.workspace(sl.stop - sl.start).scoring()
+                out[sl] = self.root_values(self._forward(ws, X[sl], scoring=True))
             return out
+        widest = max((L.n_folds * L.n_in for L in self.sum_layers), default=1) * self.dtype.itemsize
         tiles = [slice(sl.start + t.start, sl.start + t.stop)
                  for sl in self.chunks(X.shape[0], batch_size)
-                 for t in parallel.tiles(sl.stop - sl.start, parallel.tile_rows_for(self.n_weights))]
+                 for t in parallel.tiles(sl.stop - sl.start, parallel.score_rows_for(self.n_weights, widest))]
         jobs = [(self.workspace(t.stop - t.start, i % self.threads), t) for i, t in enumerate(tiles)]
 
         def work(job):
             ws, rows = job
-            out[rows] = self.root_values(self._forward(ws, X[rows]))
+            out[rows] = self.root_values(self._forward(ws.scoring(), X[rows], scoring=True))
 
         parallel.run_striped(work, jobs, self.threads)
         return out
