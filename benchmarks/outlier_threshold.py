@@ -48,7 +48,8 @@ def own_samples_rule(detector, X, seed):
     """The rule before: the 1% tail of the circuit's own samples, at least 1% of the rows."""
     samples = detector.estimator_.sample(10_000, random_state=seed)
     tail = np.quantile(detector.score_samples(samples), 0.01)
-    return detector.score_samples(X) < max(tail, np.quantile(detector.score_samples(X), 0.01))
+    scores = detector.score_samples(X)
+    return scores < max(tail, np.quantile(scores, 0.01))
 
 
 def main():
