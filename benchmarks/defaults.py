@@ -116,7 +116,9 @@ def describe(pc):
     chosen = (pc.capacity_search_ or {}).get("chosen")
     if chosen is None:
         return f"{pc.structure_.name}, k={pc.n_latents_} (no search)"
-    if chosen["structure"] == "rat":
+    if "_kernel_bandwidth" in chosen:
+        text = f"kernel density, {chosen['_kernel_bandwidth']:.2f} x Scott's bandwidth"
+    elif chosen["structure"] == "rat":
         text = f"GMM {chosen['n_latents']} {'diag' if chosen.get('_diagonal_cov') else 'full'}"
     else:
         text = f"HCLT {chosen['structure_params']['n_components']}x{chosen['n_latents']}"

@@ -449,6 +449,11 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         n_codes = self.columns_.n_codes
         self.reg_covar_ = 0.0 if self.reg_covar == "auto" else self.reg_covar
         self.n_latents_ = DEFAULT_LATENTS if self.n_latents == "auto" else self.n_latents
+        # structure="auto" tries kernel density estimates: one unit per complete training row (_capacity).
+        bandwidth = getattr(self, "_kernel_bandwidth", None)
+        centres = X[~np.isnan(X).any(axis=1)] if bandwidth is not None else None
+        if centres is not None:
+            self.n_latents_ = len(centres)
         if isinstance(self.structure, RegionGraph):
             graph = self.structure
             if graph.n_variables != X.shape[1]:
@@ -484,6 +489,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 # structure="auto" gives its Gaussian mixtures a weak prior, and tries
                 # diagonal covariances too (_capacity).
                 prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
+                if centres is not None:  # the kernels are placed below: no k-means start
+                    return MultivariateGaussian(variables, self.n_latents_, backend, dtype, diagonal=True,
+                                                **options)
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
                                             cov_prior=prior, diagonal=getattr(self, "_diagonal_cov", False),
                                             **options)
@@ -495,6 +503,24 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         self.device_ = backend.name
         self._built_with = self._structural()
         self.circuit_ = Circuit(graph, self.n_latents_, make_leaf, self.leaf_types_, backend, dtype, rng)
+        if centres is not None:
+            self._place_kernels(centres, bandwidth)
+
+    def _place_kernels(self, centres, bandwidth):
+        """Make the circuit (a depth-0 RAT of diagonal Gaussian units, one per row of
+        ``centres``) the kernel density estimate of ``centres``: equal weights, means at the
+        rows, every variance ``h**2`` with Scott's ``h = bandwidth * n ** (-1 / (d + 4))`` on
+        the standardised columns (floored at ``min_var``)."""
+        circuit, xp = self.circuit_, self.circuit_.backend.xp
+        (leaf,) = circuit.leaves
+        n, d = centres.shape
+        var = max((bandwidth * n ** (-1.0 / (d + 4))) ** 2, self.min_var)
+        mean = np.broadcast_to(centres[:, leaf.variables[0]], leaf.mean.shape)
+        cov = np.zeros(leaf.cov.shape) + var * np.eye(leaf.dim)
+        leaf.set_params((xp.asarray(mean.astype(circuit.dtype)), xp.asarray(cov.astype(circuit.dtype))))
+        for layer in circuit.sum_layers:
+            (w,) = layer.params
+            layer.set_params((xp.full(w.shape, 1.0 / w.shape[2], dtype=circuit.dtype),))
 
     # -- fitting ------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -585,6 +611,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         ``n_epochs=None`` (streaming) keeps the step size constant.
         """
         circuit = self.circuit_
+        if getattr(self, "_kernel_bandwidth", None) is not None:  # a kernel density: nothing to learn
+            return float(np.sum(self._log_likelihood(X[rows]))) - self._jacobian_total(X, rows)
         n = len(rows)
         m = self.batches_per_update
         n_updates = -(-n // min(self.batch_size * m, n))

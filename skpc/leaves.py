@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
+
+from skpc.engine.parallel import threadpool_controller
 
 #: At most this many training rows (a random subset) feed the k-means start of
 #: :class:`MultivariateGaussian`.
@@ -461,7 +462,7 @@ class MultivariateGaussian(InputLayer):
             # One OpenMP thread: on small starts the threads' start-up and spinning cost far
             # more than the work (360 rows x 5 columns, 2 clusters: 0.27 s with 2 threads on
             # a busy 2-core machine, 0.01 s with one).
-            with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
+            with warnings.catch_warnings(), threadpool_controller().limit(limits=1, user_api="openmp"):
                 warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points
                 km = KMeans(n_clusters, n_init=1, random_state=int(gen.integers(2**31 - 1))).fit(x)
             pooled = np.atleast_2d(np.cov(x, rowvar=False))

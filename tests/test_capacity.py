@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pytest
 from _circuits import chain_data
+from scipy import stats
+from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from skpc import PCDensityEstimator, _capacity
@@ -49,8 +51,11 @@ def test_the_chosen_candidate_follows_the_one_standard_error_rule(searched):
     kinds = [(r["params"]["structure"], r["params"]["n_latents"]) for r in records]
     assert kinds[0] == ("rat", 1) and ("hclt", 16) in kinds
     mixtures = [(r["params"]["reg_covar"], r["params"]["n_latents"]) for r in records
-                if r["params"]["structure"] == "rat"]
+                if r["params"]["structure"] == "rat" and "_kernel_bandwidth" not in r["params"]]
     assert mixtures == [(reg, k) for reg in _capacity.REG_COVARS for k in _capacity.MIXTURE_SIZES]
+    kernels = [r["params"]["_kernel_bandwidth"] for r in records if "_kernel_bandwidth" in r["params"]]
+    assert kernels == list(_capacity.KERNEL_BANDWIDTHS)  # and last
+    assert all("_kernel_bandwidth" in r["params"] for r in records[-len(kernels):])
     assert all(r["seconds"] > 0 for r in records) and search["seconds"] >= sum(r["seconds"] for r in records)
 
 
@@ -261,3 +266,78 @@ def test_ten_rows_are_cross_validated():
     assert pc.capacity_search_["n_folds"] == _capacity.CV_FOLDS
     fewer = PCDensityEstimator(random_state=0, max_iter=2).fit(X[:-1])
     assert fewer.capacity_search_ is None
+
+
+def kernel_model(X, bandwidth, dtype="float64"):
+    """A kernel candidate fitted alone on ``X``, as the search fits it."""
+    model = PCDensityEstimator(structure="rat", structure_params={"depth": 0, "n_repetitions": 1,
+                                                                  "multivariate_leaves": True}, dtype=dtype)
+    kernels = {"_kernel_bandwidth": bandwidth, "_stop_after": 1}
+    with warnings.catch_warnings(), _capacity.settings(model, kernels):
+        warnings.simplefilter("error")  # nothing to converge: no warning
+        return model.fit(X)
+
+
+def test_a_kernel_candidate_is_the_kernel_density_estimate_of_its_complete_rows():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((60, 3)) * [1.0, 3.0, 0.2] + [0.0, 5.0, -1.0]
+    X[[3, 17], [0, 2]] = np.nan  # not kernel centres
+    pc = kernel_model(X, 0.5)
+    centres = X[~np.isnan(X).any(axis=1)]
+    assert pc.n_latents_ == len(centres) == 58 and pc.n_iter_ == 1 and pc.converged_
+    # In the user's units: equal-weight product kernels of width h * std_j (the data
+    # layer's population std over the observed entries), h by Scott's rule.
+    h = 0.5 * len(centres) ** (-1 / (3 + 4)) * np.nanstd(X, axis=0)
+    Y = rng.standard_normal((25, 3)) * [1.0, 3.0, 0.2] + [0.0, 5.0, -1.0]
+    z = (Y[:, None, :] - centres[None]) / h
+    expected = logsumexp(-0.5 * (z**2).sum(axis=2) - np.log(h).sum() - 1.5 * np.log(2 * np.pi), axis=1)
+    np.testing.assert_allclose(pc.score_samples(Y), expected - np.log(len(centres)), rtol=1e-10)
+    # A missing entry integrates its kernel factor out: the 2-D estimate of the other columns.
+    Y[0, 1] = np.nan
+    z2 = z[0][:, [0, 2]]
+    marginal = logsumexp(-0.5 * (z2**2).sum(axis=1) - np.log(h[[0, 2]]).sum() - np.log(2 * np.pi))
+    np.testing.assert_allclose(pc.score_samples(Y[:1]), marginal - np.log(len(centres)), rtol=1e-10)
+
+
+def test_a_kernel_model_samples_from_its_kernels_and_survives_a_model_file(tmp_path):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 2))
+    pc = kernel_model(X, 0.25, dtype="float32")
+    pc.save(tmp_path / "kde.skpc")
+    np.testing.assert_array_equal(PCDensityEstimator.load(tmp_path / "kde.skpc").score_samples(X),
+                                  pc.score_samples(X))
+    # A draw is a training row plus noise of the kernel's width: near one row.
+    h = 0.25 * 40 ** (-1 / 6) * X.std(axis=0)
+    draws = pc.sample(400, random_state=0)
+    nearest = np.min(np.abs(draws[:, None, :] - X[None]) / h, axis=1)
+    assert np.mean(nearest < 3) > 0.95
+
+
+def test_the_search_picks_a_kernel_density_on_a_thin_manifold():
+    """A noisy swiss roll: the kernels beat every fitted candidate on held-out rows."""
+    from sklearn.datasets import make_swiss_roll  # noqa: PLC0415
+
+    X = make_swiss_roll(400, noise=0.3, random_state=0)[0]
+    pc = PCDensityEstimator(random_state=0).fit(X)
+    search = pc.capacity_search_
+    assert "_kernel_bandwidth" in search["chosen"] and pc.n_latents_ == 400
+    records = search["candidates"]
+    fitted = [r["valid_loglik"] for r in records if "_kernel_bandwidth" not in r["params"]]
+    assert records[search["best"]]["valid_loglik"] > max(fitted) + 0.1  # on every row / its folds' rows
+    assert not _capacity.candidates(pc, _capacity.KERNEL_MAX_ROWS + 1)[-1].get("_kernel_bandwidth")
+
+
+@pytest.mark.parametrize("n_rows", [3, 8, 30, 400])
+def test_screening_is_a_paired_t_test_at_the_level_of_screen_se(n_rows):
+    """A gap screens out where a one-sided paired t-test rejects at p = Phi(-SCREEN_SE):
+    checked against scipy's test on both sides of its threshold."""
+    rng = np.random.default_rng(n_rows)
+    noise = rng.standard_normal(n_rows)
+    noise = (noise - noise.mean()) / noise.std(ddof=1)  # mean 0, sd 1: the gap is its own t / sqrt(n)
+    level = stats.norm.sf(_capacity.SCREEN_SE)
+    for t in (0.9, 1.1):
+        gap = t * stats.t.isf(level, n_rows - 1) / np.sqrt(n_rows)
+        best = rng.standard_normal(n_rows)
+        scores = best - gap - noise
+        p = stats.ttest_rel(best, scores, alternative="greater").pvalue
+        assert _capacity._clearly_below(scores, best, _capacity.SCREEN_SE) == (p < level) == (t > 1)

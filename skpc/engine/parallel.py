@@ -103,6 +103,15 @@ def _pool():
         return _state["pool"]
 
 
+def threadpool_controller():
+    """The process's one ``ThreadpoolController`` (creating one scans the loaded libraries:
+    about 2 ms, more than a small k-means start takes). No lock: two threads that both
+    create one get equivalent controllers."""
+    if _state["controller"] is None:
+        _state["controller"] = ThreadpoolController()
+    return _state["controller"]
+
+
 class single_threaded_blas:
     """Context in which BLAS runs one thread per call (re-entrant, for any thread).
 
@@ -113,9 +122,7 @@ class single_threaded_blas:
     def __enter__(self):
         with _lock:
             if _state["depth"] == 0:
-                if _state["controller"] is None:
-                    _state["controller"] = ThreadpoolController()
-                _state["limiter"] = _state["controller"].limit(limits=1, user_api="blas")
+                _state["limiter"] = threadpool_controller().limit(limits=1, user_api="blas")
             _state["depth"] += 1
         return self
 
