@@ -20,6 +20,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from sklearn.base import clone
 
@@ -93,10 +94,11 @@ COV_PRIOR_ROWS = 0.01
 DIAGONAL_ROWS_PER_ENTRY = 10
 
 #: Kernel density estimates are candidates too where the Gaussian mixtures are (every
-#: column continuous) on at most this many training rows: a mixture of one diagonal
-#: Gaussian per complete row, all of one width (``KERNEL_BANDWIDTHS``), nothing fitted.
-#: On low-dimensional manifolds (a swiss roll, an S curve) it is the best density a few
-#: hundred rows give (``KernelDensity`` tuned: -3.24 nats per test row on the swiss roll,
+#: column continuous), on complete tables (a kernel sits on each row) of at most this
+#: many training rows: a mixture of one diagonal Gaussian per row, all of one width
+#: (``KERNEL_BANDWIDTHS``), nothing fitted.
+#: On a low-dimensional manifold (a noisy swiss roll) it is the best density a few hundred
+#: rows give (``KernelDensity`` tuned: -3.24 nats per test row on the swiss roll,
 #: against -3.64 for the tuned GaussianMixture and -3.66 for the other candidates). Its
 #: scoring cost grows as rows x rows, and with many rows the fitted circuits catch up.
 KERNEL_MAX_ROWS = 2000
@@ -132,8 +134,9 @@ def wanted(est, X):
     return SEARCH_MIN_ROWS <= n and n * d < SEARCH_MAX_CELLS
 
 
-def candidates(est, n_rows):
-    """Settings of each candidate for ``n_rows`` training rows: dicts of estimator parameters."""
+def candidates(est, n_rows, complete=True):
+    """Settings of each candidate for ``n_rows`` training rows (``complete``: none with a
+    missing value): dicts of estimator parameters."""
     hclts = [{"structure": "hclt", "n_latents": k, "structure_params": {"n_components": m}}
              for k, m in HCLT_SIZES]
     regs = REG_COVARS if est.reg_covar == "auto" else (est.reg_covar,)
@@ -163,7 +166,7 @@ def candidates(est, n_rows):
     single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]
     # A kernel density estimate: the mixture with a unit per row, fixed, scored after one "epoch".
     kernels = [{**gmm, "n_latents": "auto", "reg_covar": 0.0, "_kernel_bandwidth": float(h), "_stop_after": 1}
-               for h in KERNEL_BANDWIDTHS] if n_rows <= KERNEL_MAX_ROWS else []
+               for h in KERNEL_BANDWIDTHS] if complete and n_rows <= KERNEL_MAX_ROWS else []
     return [*mixtures(gmm), *single, *kernels]
 
 
@@ -178,7 +181,7 @@ def search(est, X, rng):
     # The same held-out rows for every candidate, so that their scores are paired.
     seed = int(rng.randint(np.iinfo(np.int32).max))
     folds = held_out_folds(*X.shape, seed)
-    tried = candidates(est, X.shape[0])
+    tried = candidates(est, X.shape[0], complete=not pd.DataFrame(X).isna().to_numpy().any())
     fits = []  # for each candidate, its fits (one per fold it was scored on)
     for settings in tried:
         fits.append([_fit_fold(est, X, settings, seed, folds[0])])
@@ -297,9 +300,9 @@ def _describe(params):
     """One short line for a candidate's settings."""
     p = params.get("structure_params", {})
     shape = "diagonal" if params.get("_diagonal_cov") else "full-covariance"
-    if "_kernel_bandwidth" in params:
-        text = f"kernel density, bandwidth {params['_kernel_bandwidth']:.3g} x Scott's"
-    elif params.get("structure") == "rat":
+    if "_kernel_bandwidth" in params:  # nothing fitted: no reg_covar, no epochs
+        return f"kernel density, bandwidth {params['_kernel_bandwidth']:.3g} x Scott's rule"
+    if params.get("structure") == "rat":
         text = f"gaussian mixture, {params['n_latents']} {shape} components"
     elif params.get("structure") == "mixture":
         text = f"mixture, {params['n_latents']} components ({shape} Gaussian x categorical)"

@@ -449,9 +449,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         n_codes = self.columns_.n_codes
         self.reg_covar_ = 0.0 if self.reg_covar == "auto" else self.reg_covar
         self.n_latents_ = DEFAULT_LATENTS if self.n_latents == "auto" else self.n_latents
-        # structure="auto" tries kernel density estimates: one unit per complete training row (_capacity).
+        # structure="auto" tries kernel density estimates on complete rows: a unit on each (_capacity).
         bandwidth = getattr(self, "_kernel_bandwidth", None)
-        centres = X[~np.isnan(X).any(axis=1)] if bandwidth is not None else None
+        centres = X if bandwidth is not None else None
         if centres is not None:
             self.n_latents_ = len(centres)
         if isinstance(self.structure, RegionGraph):
