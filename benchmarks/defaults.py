@@ -1,6 +1,6 @@
 """Defaults on the data a user brings: ``PCDensityEstimator()`` against scikit-learn's models.
 
-Prints four markdown tables (issue 17):
+Prints markdown tables (issue 17):
 
 (a) continuous data, standardised with the training split's statistics
     (``train_test_split(random_state=0)``): wine, breast cancer, diabetes, and synthetic
@@ -25,7 +25,12 @@ Prints four markdown tables (issue 17):
     cross-validation, the one-standard-error rule or the best score, the first fold's
     screening, the Gaussian mixtures' covariance prior) compared on validation data
     only: the procedure runs on 75% of each training split and is scored on the other
-    25% (the test split is not used), seeds 0..4; the last row is the mean fit seconds.
+    25% (the test split is not used), seeds 0..4; the last row is the mean fit seconds;
+(h) ``--only variants``: the four synthetic shapes (rings, moons, spirals, blobs) at 300,
+    1200 and 3000 rows with 0-6 noise columns, section (a)'s protocol (seeds 0, 1); (i)
+    their contaminated versions (2, 5 and 10% outliers, with and without noise columns),
+    section (c)'s protocol, beside the *oracle*: the AUC of ranking the rows by the
+    density that generated the inliers, which no model fitted on the rows beats on average.
 
 Run from the repository root: ``PYTHONPATH=. python benchmarks/defaults.py``
 (``--quick``: 2 seeds and smaller grids, for a check).
@@ -38,6 +43,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
@@ -116,9 +122,9 @@ def describe(pc):
     chosen = (pc.capacity_search_ or {}).get("chosen")
     if chosen is None:
         return f"{pc.structure_.name}, k={pc.n_latents_} (no search)"
-    if "_kernel_bandwidth" in chosen:
-        text = f"kernel density, {chosen['_kernel_bandwidth']:.2f} x Scott's bandwidth"
-    elif chosen["structure"] == "rat":
+    if "_kernel_bandwidth" in chosen:  # nothing fitted
+        return f"kernel density, {chosen['_kernel_bandwidth']:.2f} x Scott's bandwidth"
+    if chosen["structure"] == "rat":
         text = f"GMM {chosen['n_latents']} {'diag' if chosen.get('_diagonal_cov') else 'full'}"
     else:
         text = f"HCLT {chosen['structure_params']['n_components']}x{chosen['n_latents']}"
@@ -189,9 +195,11 @@ def digits(seeds):
     return table(header, [row])
 
 
+BLOB_CENTRES = np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0]])
+
+
 def blobs(rng, n=1000):
-    centres = np.array([[0, 0], [4, 1], [1, 5]])
-    return centres[rng.integers(0, 3, n)] + 0.3 * rng.standard_normal((n, 2))
+    return BLOB_CENTRES[rng.integers(0, 3, n)] + 0.3 * rng.standard_normal((n, 2))
 
 
 CONTAMINATED = [("3 blobs (2-D)", blobs, 0.02), ("3 blobs (2-D)", blobs, 0.05),
@@ -200,17 +208,17 @@ CONTAMINATED = [("3 blobs (2-D)", blobs, 0.02), ("3 blobs (2-D)", blobs, 0.05),
                 ("rings + 3 noise (5-D)", with_noise(lambda r: rings(r, 1000)), 0.05)]
 
 
-def contaminated_data(make, share, seed):
+def contaminated_data(make, share, seed, raw=False):
     """Inliers from ``make`` plus ``share`` as many rows uniform over their bounding box
-    enlarged by a quarter, standardised; and whether each row is an outlier."""
+    enlarged by a quarter, standardised (``raw``: as drawn); and whether each row is an
+    outlier."""
     rng = np.random.default_rng(100 + seed)
     inliers = make(rng)
     low, high = inliers.min(axis=0), inliers.max(axis=0)
     pad = 0.25 * (high - low)
     n_out = int(round(share * len(inliers)))
-    outliers = rng.uniform(low - pad, high + pad, (n_out, inliers.shape[1]))
-    X = StandardScaler().fit_transform(np.vstack([inliers, outliers]))
-    return X, np.r_[np.zeros(len(inliers)), np.ones(n_out)]
+    X = np.vstack([inliers, rng.uniform(low - pad, high + pad, (n_out, inliers.shape[1]))])
+    return X if raw else StandardScaler().fit_transform(X), np.r_[np.zeros(len(inliers)), np.ones(n_out)]
 
 
 def contaminated(seeds):
@@ -234,6 +242,107 @@ def contaminated(seeds):
                      f"{means['GMM by BIC']:.3f}", f"{means['IsolationForest']:.3f}", met])
         print(rows[-1], flush=True)
     return table(["data set", "outliers", "defaults", "GMM tuned by BIC", "IsolationForest", "met?"], rows)
+
+
+def _log_curve_density(P, curve, weights, sd):
+    """log of sum_j weights_j N(P; curve_j, sd^2 I) (up to a constant): a density spread
+    along a curve by isotropic noise, in chunks of rows."""
+    out = np.empty(len(P))
+    for i in range(0, len(P), 256):
+        d2 = ((P[i:i + 256, None, :] - curve[None]) ** 2).sum(axis=2)
+        out[i:i + 256] = logsumexp(-0.5 * d2 / sd**2, b=weights, axis=1)
+    return out
+
+
+def _moons_curve():
+    t = np.linspace(0, np.pi, 2000)
+    curve = np.r_[np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 1 - np.sin(t) - 0.5]]
+    return curve, np.full(len(curve), 1.0 / len(curve))
+
+
+def _spirals_curve():
+    t = np.linspace(0, 3 * np.pi, 3000)[1:]
+    weight = t / t.sum() / 2  # t = 3 pi sqrt(U): density proportional to t, two arms
+    arms = [np.c_[t * np.cos(t + arm), t * np.sin(t + arm)] for arm in (0, np.pi)]
+    return np.r_[arms[0], arms[1]], np.r_[weight, weight]
+
+
+#: The log-density (up to a constant) that generated each shape's inliers, of raw rows.
+TRUE_LOG_DENSITY = {
+    "blobs": lambda P: logsumexp(-0.5 * ((P[:, None] - BLOB_CENTRES) ** 2).sum(axis=2) / 0.3**2, axis=1),
+    "rings": lambda P: (logsumexp(-0.5 * (np.hypot(*P.T)[:, None] - [1.0, 2.5]) ** 2 / 0.1**2, axis=1)
+                        - np.log(np.hypot(*P.T))),  # radius ~ N(1 or 2.5, 0.1), angle uniform
+    "moons": lambda P: _log_curve_density(P, *_moons_curve(), 0.08),
+    "spirals": lambda P: _log_curve_density(P, *_spirals_curve(), 0.3),
+}
+
+SHAPES = {"rings": rings, "moons": moons, "spirals": spirals, "blobs": blobs}
+
+
+def shape_with_noise(shape, n, n_noise):
+    """``n`` rows of a 2-D shape and ``n_noise`` standard normal columns."""
+    def make(rng):
+        X = SHAPES[shape](rng, n)
+        return np.column_stack([X, rng.standard_normal((n, n_noise))]) if n_noise else X
+    return make
+
+
+def oracle_auc(shape, X_raw, y):
+    """ROC AUC of ranking the rows by the density that generated the inliers: what no
+    density model fitted on these rows can beat on average."""
+    log_density = TRUE_LOG_DENSITY[shape](X_raw[:, :2]) - 0.5 * (X_raw[:, 2:] ** 2).sum(axis=1)
+    return roc_auc_score(y, -log_density)
+
+
+def variants():
+    """(h) the shapes at other sizes and numbers of noise columns, section (a)'s protocol
+    with 2 seeds and a smaller GaussianMixture grid; (i) contaminated variants, section
+    (c)'s protocol, with the oracle's AUC."""
+    grid = {"n_components": [1, 2, 3, 4, 6, 8], "covariance_type": ["full", "diag"],
+            "reg_covar": [1e-6, 1e-3, 1e-1]}
+    density = []
+    for shape in SHAPES:
+        for n, n_noise in ((300, 0), (300, 2), (1200, 1), (1200, 6), (3000, 3)):
+            X = shape_with_noise(shape, n, n_noise)(np.random.default_rng(7))
+            train, test = train_test_split(X, random_state=0)
+            scaler = StandardScaler().fit(train)
+            train, test = scaler.transform(train), scaler.transform(test)
+            fits = [timed(PCDensityEstimator(random_state=seed), train) for seed in (0, 1)]
+            ours = np.mean([pc.score(test) for pc, _ in fits])
+            plain = GaussianMixture(random_state=0).fit(train).score(test)
+            gmm = GridSearchCV(GaussianMixture(random_state=0), grid, cv=3).fit(train).best_estimator_
+            gmm = gmm.score(test)
+            kde = GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-1.3, 0.5, 16)}, cv=3).fit(train)
+            kde = np.mean(kde.best_estimator_.score_samples(test))
+            target = max(gmm, kde) - 0.02 * X.shape[1]
+            met = "yes" if ours >= target and ours > plain else "**no**"
+            density.append([f"{shape} {n}x{X.shape[1]}", f"**{ours:.3f}**", f"{plain:.3f}", f"{gmm:.3f}",
+                            f"{kde:.3f}", f"{target:.3f}", met, f"{np.mean([t for _, t in fits]):.2f}"])
+            print(density[-1], flush=True)
+    outliers = []
+    for shape in SHAPES:
+        for share in (0.02, 0.05, 0.10):
+            for n_noise in ((0, 2) if shape == "blobs" else (0, 3)):
+                auc = {"defaults": [], "BIC": [], "oracle": []}
+                make = shape_with_noise(shape, 1000, n_noise)
+                for seed in (0, 1, 2):
+                    X, y = contaminated_data(make, share, seed)
+                    auc["defaults"].append(roc_auc_score(y, -PCDensityEstimator(random_state=seed).fit(X)
+                                                         .score_samples(X)))
+                    fits = [GaussianMixture(k, covariance_type=c, random_state=seed).fit(X)
+                            for k in range(1, 9) for c in ("full", "diag", "tied", "spherical")]
+                    auc["BIC"].append(roc_auc_score(y, -min(fits, key=lambda g: g.bic(X)).score_samples(X)))
+                    raw = contaminated_data(make, share, seed, raw=True)[0]
+                    auc["oracle"].append(oracle_auc(shape, raw, y))
+                means = {k: np.mean(v) for k, v in auc.items()}
+                met = ("yes" if means["defaults"] >= means["BIC"] else "**no**") + (
+                    "" if means["defaults"] >= 0.97 else ", < 0.97")
+                outliers.append([f"{shape} {2 + n_noise}-D", f"{share:.0%}", f"**{means['defaults']:.4f}**",
+                                 f"{means['BIC']:.4f}", f"{means['oracle']:.4f}", met])
+                print(outliers[-1], flush=True)
+    return (table(["data set (n x d)", "defaults", "GaussianMixture()", "GMM tuned", "KDE tuned", "target",
+                   "met?", "fit s"], density),
+            table(["data set", "outliers", "defaults", "GMM by BIC", "oracle", "defaults >= BIC?"], outliers))
 
 
 #: The search's rules with the estimator's (the one-standard-error rule) taking the best score.
@@ -282,7 +391,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="+", default=["continuous", "digits", "contaminated"],
-                        choices=["continuous", "more", "digits", "contaminated", "rules"])
+                        choices=["continuous", "more", "digits", "contaminated", "rules", "variants"])
     args = parser.parse_args()
     seeds = [0, 1] if args.quick else [0, 1, 2, 3, 4]
     warnings.filterwarnings("ignore", category=UserWarning)  # KernelDensity/GMM grid points
@@ -298,6 +407,11 @@ def main():
         sections.append(("(f) More shapes and sizes, standardised: test log-likelihood per row", body))
         sections.append(("(g) The defaults' choice there (seed 0)",
                          table(["data set", "choice", "search s"], choices)))
+    if "variants" in args.only:
+        density, outliers = variants()
+        sections.append(("(h) The shapes at other sizes and noise columns: test log-likelihood per row "
+                         "(seeds 0, 1)", density))
+        sections.append(("(i) Contaminated variants: ROC AUC (seeds 0-2), with the oracle's", outliers))
     if "digits" in args.only:
         sections.append(("(b) load_digits (17 grey levels), test log-likelihood", digits(seeds[:2])))
     if "contaminated" in args.only:
