@@ -95,13 +95,20 @@ DIAGONAL_ROWS_PER_ENTRY = 10
 
 #: Kernel density estimates are candidates too where the Gaussian mixtures are (every
 #: column continuous), on complete tables (a kernel sits on each row) of at most this
-#: many training rows: a mixture of one diagonal Gaussian per row, all of one width
-#: (``KERNEL_BANDWIDTHS``), nothing fitted.
+#: many training rows (and ``KERNEL_MAX_COLUMNS``): a mixture of one diagonal Gaussian
+#: per row, all of one width (``KERNEL_BANDWIDTHS``), nothing fitted.
 #: On a low-dimensional manifold (a noisy swiss roll) it is the best density a few hundred
 #: rows give (``KernelDensity`` tuned: -3.24 nats per test row on the swiss roll,
 #: against -3.64 for the tuned GaussianMixture and -3.66 for the other candidates). Its
 #: scoring cost grows as rows x rows, and with many rows the fitted circuits catch up.
 KERNEL_MAX_ROWS = 2000
+
+#: ... and at most this many columns. Each unit holds a d x d covariance (1600 units over
+#: 30 columns would need 35 GiB of workspace for a batch of 512 rows), and kernels need
+#: rows that fill the space: ``KernelDensity`` tuned trailed the tuned GaussianMixture on
+#: every set of more than 6 columns of benchmarks/defaults.py (nine of them), and the
+#: search chose kernels on 3 columns at most.
+KERNEL_MAX_COLUMNS = 6
 
 #: Widths of the kernel candidates, as multiples of Scott's rule ``n ** (-1 / (d + 4))``
 #: (standardised columns, ``n`` training rows, ``d`` columns). ``KernelDensity`` tuned by
@@ -166,7 +173,8 @@ def candidates(est, n_rows, complete=True):
     single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]
     # A kernel density estimate: the mixture with a unit per row, fixed, scored after one "epoch".
     kernels = [{**gmm, "n_latents": "auto", "reg_covar": 0.0, "_kernel_bandwidth": float(h), "_stop_after": 1}
-               for h in KERNEL_BANDWIDTHS] if complete and n_rows <= KERNEL_MAX_ROWS else []
+               for h in KERNEL_BANDWIDTHS] if complete and n_rows <= KERNEL_MAX_ROWS and len(
+                   est.leaf_types_) <= KERNEL_MAX_COLUMNS else []
     return [*mixtures(gmm), *single, *kernels]
 
 

@@ -323,6 +323,9 @@ def test_the_search_picks_a_kernel_density_on_a_thin_manifold():
     fitted = [r["valid_loglik"] for r in records if "_kernel_bandwidth" not in r["params"]]
     assert records[search["best"]]["valid_loglik"] > max(fitted) + 0.1  # on every row / its folds' rows
     assert not _capacity.candidates(pc, _capacity.KERNEL_MAX_ROWS + 1)[-1].get("_kernel_bandwidth")
+    wide = PCDensityEstimator().set_params(leaf="gaussian")  # as fitted on more columns than kernels take
+    wide.leaf_types_ = np.array(["gaussian"] * (_capacity.KERNEL_MAX_COLUMNS + 1))
+    assert not any("_kernel_bandwidth" in c for c in _capacity.candidates(wide, 400))
     # A table with a missing value has no kernel candidates (a kernel sits on each row).
     X[5, 1] = np.nan
     with_nan = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
