@@ -92,10 +92,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         The region graph. ``"auto"`` (with ``n_latents="auto"`` and no
         ``structure_params``) chooses the circuit and its size on held-out rows of the
         training data: Gaussian mixtures (RATs of depth 0 with full-covariance leaves,
-        from a single Gaussian up), single HCLTs and, on complete tables of at most 2000
-        rows, kernel density estimates (one Gaussian unit per row) for continuous
-        columns, HCLTs of several sizes otherwise, each scored on rows it was not fitted
-        on (5-fold cross-validation up to 20 000 cells, above it one held-out fifth); the
+        from a single Gaussian up), single HCLTs and, on complete tables of at most
+        2000 rows and 6 columns, kernel density estimates (one Gaussian unit per row)
+        for continuous columns, HCLTs of several sizes otherwise, each scored on rows it
+        was not fitted on (5-fold cross-validation up to 20 000 cells, above it one held-out fifth); the
         choice is refitted on all rows (see ``capacity_search_`` and
         ``docs/defaults.md``). Training sets of 200 000 cells (rows x columns) or more,
         and a size given in ``n_latents`` or ``structure_params``, skip the search and
