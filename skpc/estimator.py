@@ -577,12 +577,24 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 if _capacity.wanted(self, X_train):
                     chosen = _capacity.search(self, _capacity.take(table, rows), rng)
             X_valid = None if valid_rows is None else X[valid_rows]
+            jacobian = self._jacobian_total(X, rows)
+
+            def train():
+                self._train(lambda solver, shuffle, epoch: self._run_epoch(
+                    X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng, jacobian)
+
             with _capacity.settings(self, chosen):
                 if not warm:
                     self._build(X_train, rng)
-                self._train(lambda solver, shuffle, epoch: self._run_epoch(
-                    X, rows, solver, shuffle, epoch, self.max_iter_), len(rows), X_valid, rng,
-                    self._jacobian_total(X, rows))
+                train()
+                # structure="auto": the refit keeps the best of a few starts (_capacity.REFIT_STARTS).
+                for _ in range(_capacity.refit_starts(self, chosen) - 1):
+                    kept = {name: getattr(self, name) for name in ("circuit_", "structure_", "n_iter_",
+                                                                   "history_", "converged_")}
+                    self._build(X_train, rng)
+                    train()
+                    if kept["history_"]["train_loglik"][-1] >= self.history_["train_loglik"][-1]:
+                        vars(self).update(kept)
 
         return self._interruptible(warm, work)
 
@@ -874,6 +886,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     #: How the capacity search picks among its candidates (``_capacity.RULES``): the
     #: smallest within one standard error of the best held-out log-likelihood.
     _capacity_rule = "one standard error"
+
+    #: Starts of the search's refit, the best kept by its training log-likelihood
+    #: (``_capacity.REFIT_STARTS``); a front may keep its first (PCClassifier).
+    _refit_starts = None
 
     def _selection_scores(self, X):
         """Per-row scores of the engine's codes ``X`` that early stopping and the capacity

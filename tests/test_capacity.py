@@ -156,8 +156,9 @@ def test_the_refit_uses_all_rows_and_the_chosen_settings(monkeypatch):
     chosen = pc.capacity_search_["chosen"]
     n_valid = pc.capacity_search_["n_valid_rows"]
     assert n_valid == 40
-    assert all(n == 200 - n_valid for n, _ in sizes[:-1])  # the candidates
-    assert sizes[-1] == (200, chosen["structure"])  # the refit, on every row
+    starts = _capacity.refit_starts(pc, chosen)
+    assert all(n == 200 - n_valid for n, _ in sizes[:-starts])  # the candidates
+    assert sizes[-starts:] == [(200, chosen["structure"])] * starts  # the refit's starts, on every row
     assert pc.n_iter_ == chosen["_stop_after"] <= pc.max_iter_  # stopped at the best held-out epoch
     assert pc.n_latents_ == chosen["n_latents"] and pc.reg_covar_ == chosen["reg_covar"]
     # The user's parameters are untouched.
@@ -347,3 +348,22 @@ def test_screening_is_a_paired_t_test_at_the_level_of_screen_se(n_rows):
         scores = best - gap - noise
         p = stats.ttest_rel(best, scores, alternative="greater").pvalue
         assert _capacity._clearly_below(scores, best, _capacity.SCREEN_SE) == (p < level) == (t > 1)
+
+
+def test_the_refit_keeps_the_best_of_its_starts_by_training_log_likelihood(monkeypatch):
+    X = blobs(150, seed=2)
+    refits = []  # the user's estimator's fits after the search: (its circuit, training log-likelihood)
+    train = Estimator._train
+
+    def spy(self, *args, **kwargs):
+        train(self, *args, **kwargs)
+        if getattr(self, "_valid_rows", None) is None:
+            refits.append((self.circuit_, self.history_["train_loglik"][-1]))
+
+    monkeypatch.setattr(Estimator, "_train", spy)
+    pc = PCDensityEstimator(random_state=0).fit(X)
+    assert "_kernel_bandwidth" not in pc.capacity_search_["chosen"]
+    assert len(refits) == _capacity.REFIT_STARTS
+    assert len({id(c) for c, _ in refits}) == _capacity.REFIT_STARTS  # each start builds its circuit
+    best = max(range(len(refits)), key=lambda i: refits[i][1])
+    assert pc.circuit_ is refits[best][0] and pc.history_["train_loglik"][-1] == refits[best][1]
