@@ -888,7 +888,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     _capacity_rule = "one standard error"
 
     #: Starts of the search's refit, the best kept by its training log-likelihood
-    #: (``_capacity.REFIT_STARTS``); a front may keep its first (PCClassifier).
+    #: (``_capacity.REFIT_STARTS``); a front may keep its first (PCClassifier, PCImputer).
     _refit_starts = None
 
     def _selection_scores(self, X):

@@ -127,6 +127,7 @@ def test_a_recorded_score_is_that_of_the_candidate_fitted_alone(monkeypatch):
     pc = PCDensityEstimator(random_state=0).fit(X)
     search = pc.capacity_search_
     assert search["n_folds"] == 1
+    assert _capacity.refit_starts(pc, search["chosen"]) == 1  # one split: one start
     for record in search["candidates"][:2] + search["candidates"][-1:]:
         params = {k: v for k, v in record["params"].items() if not k.startswith("_")}
         alone = PCDensityEstimator(**params, early_stopping=True,
