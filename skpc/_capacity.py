@@ -20,9 +20,10 @@ import time
 import warnings
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 from sklearn.base import clone
+
+from skpc.columns import missing_mask
 
 #: Training sets with at least this many cells (rows x columns) skip the search and get
 #: ``structure="hclt"`` with its fixed size rule. Below it one fit takes seconds, so a
@@ -185,9 +186,9 @@ def candidates(est, n_rows, complete=True):
     gmm = {"structure": "rat", "structure_params": depth_0}
     single = [{**h, "reg_covar": regs[0]} for h in hclts if h["structure_params"]["n_components"] == 1]
     # A kernel density estimate: the mixture with a unit per row, fixed, scored after one "epoch".
+    small = complete and n_rows <= KERNEL_MAX_ROWS and len(est.leaf_types_) <= KERNEL_MAX_COLUMNS
     kernels = [{**gmm, "n_latents": "auto", "reg_covar": 0.0, "_kernel_bandwidth": float(h), "_stop_after": 1}
-               for h in KERNEL_BANDWIDTHS] if complete and n_rows <= KERNEL_MAX_ROWS and len(
-                   est.leaf_types_) <= KERNEL_MAX_COLUMNS else []
+               for h in KERNEL_BANDWIDTHS] if small else []
     return [*mixtures(gmm), *single, *kernels]
 
 
@@ -202,7 +203,7 @@ def search(est, X, rng):
     # The same held-out rows for every candidate, so that their scores are paired.
     seed = int(rng.randint(np.iinfo(np.int32).max))
     folds = held_out_folds(*X.shape, seed)
-    tried = candidates(est, X.shape[0], complete=not pd.DataFrame(X).isna().to_numpy().any())
+    tried = candidates(est, X.shape[0], complete=not missing_mask(X).any())
     fits = []  # for each candidate, its fits (one per fold it was scored on)
     for settings in tried:
         fits.append([_fit_fold(est, X, settings, seed, folds[0])])
