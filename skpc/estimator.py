@@ -452,9 +452,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         self.n_latents_ = DEFAULT_LATENTS if self.n_latents == "auto" else self.n_latents
         # structure="auto" tries kernel density estimates on complete rows: a unit on each (_capacity).
         bandwidth = getattr(self, "_kernel_bandwidth", None)
-        centres = X if bandwidth is not None else None
-        if centres is not None:
-            self.n_latents_ = len(centres)
+        if bandwidth is not None:
+            self.n_latents_ = X.shape[0]
         if isinstance(self.structure, RegionGraph):
             graph = self.structure
             if graph.n_variables != X.shape[1]:
@@ -490,7 +489,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 # structure="auto" gives its Gaussian mixtures a weak prior, and tries
                 # diagonal covariances too (_capacity).
                 prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
-                if centres is not None:  # the kernels are placed below: no k-means start
+                if bandwidth is not None:  # the kernels are placed below: no k-means start
                     return MultivariateGaussian(variables, self.n_latents_, backend, dtype, diagonal=True,
                                                 **options)
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
@@ -504,8 +503,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         self.device_ = backend.name
         self._built_with = self._structural()
         self.circuit_ = Circuit(graph, self.n_latents_, make_leaf, self.leaf_types_, backend, dtype, rng)
-        if centres is not None:
-            self._place_kernels(centres, bandwidth)
+        if bandwidth is not None:
+            self._place_kernels(X, bandwidth)
 
     def _place_kernels(self, centres, bandwidth):
         """Make the circuit (a depth-0 RAT of diagonal Gaussian units, one per row of
@@ -625,7 +624,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         """
         circuit = self.circuit_
         if getattr(self, "_kernel_bandwidth", None) is not None:  # a kernel density: nothing to learn
-            return float(np.sum(self._log_likelihood(X[rows]))) - self._jacobian_total(X, rows)
+            return float(np.sum(self._log_likelihood(X[rows], jacobian=False)))
         n = len(rows)
         m = self.batches_per_update
         n_updates = -(-n // min(self.batch_size * m, n))
@@ -847,16 +846,19 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             flush=True,
         )
 
-    def _log_likelihood(self, X):
+    def _log_likelihood(self, X, jacobian=True):
         """Log-density of each row of the engine's codes ``X`` in the user's units: the
-        circuit's value plus the Jacobian of the standardisation of Gaussian columns."""
+        circuit's value plus the Jacobian of the standardisation of Gaussian columns
+        (``jacobian=False``: the circuit's value alone, as training totals are kept)."""
         circuit = self.circuit_
         out = np.empty(X.shape[0], dtype=np.float64)
         for sl in circuit.chunks(X.shape[0], self.batch_size):
             Z = X[sl]
             rows = circuit.to_device(_queries.padded(Z, circuit.backend))
             values = circuit.log_likelihood(rows, len(rows))  # in tiles, on the engine's threads
-            out[sl] = circuit.backend.to_numpy(values)[: len(Z)] + self.columns_.log_jacobian(Z)
+            out[sl] = circuit.backend.to_numpy(values)[: len(Z)]
+            if jacobian:
+                out[sl] += self.columns_.log_jacobian(Z)
         return out
 
     # -- queries ------------------------------------------------------------------------------
