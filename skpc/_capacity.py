@@ -71,27 +71,31 @@ MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 #: ``reg_covar="auto"``: the values tried with the Gaussian-mixture candidates (0 first).
 REG_COVARS = (0.0, 1e-2, 1e-1)
 
-#: Pseudo-rows of the conjugate prior on the covariance of each Gaussian-mixture
-#: candidate's components (``MultivariateGaussian``'s ``cov_prior``: the columns'
-#: covariance over the training rows, counted as this many rows). Without it a component
-#: can collapse onto one row, its variance at the ``min_var`` floor: held-out rows cannot
-#: see that (the row is a training row), and as an outlier detector the model then ranks
-#: that row above every inlier (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993).
-#: With 0.01 a component on one row keeps a hundredth of the data's spread (no candidate
-#: collapsed on those blobs). anemone, the default solver, blends each batch into the
-#: model's own statistics with step ``a`` and the prior enters every update whole, so it
-#: acts as up to ``COV_PRIOR_ROWS / a`` rows (10x at the cosine schedule's final step):
-#: 0.1 cost a 6-component mixture of 8000 rows x 20 correlated columns 0.13 nats per row
-#: of held-out score, 0.01 costs it 0.004.
-COV_PRIOR_ROWS = 0.01
+#: The Gaussian-mixture candidates' components, and their refit's, have a prior on their
+#: covariances (``MultivariateGaussian``'s ``cov_prior``) for the units short of rows: a
+#: covariance needs ``d + 1`` rows (2 for a diagonal one), and a unit with the flow of
+#: fewer gets the shortfall, times this factor, as pseudo-rows of the columns' covariance
+#: over the training rows. Without it a unit can collapse onto one row: held-out rows
+#: cannot see that (the row is a training row), and as an outlier detector the model then
+#: ranks that row above inliers (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993;
+#: 4 blobs in 10-D with 5% outliers: a unit of weight 0.001 on one outlier ranked it above
+#: 12% of the inliers). A unit with enough rows keeps its maximum-likelihood covariance, so
+#: tight clusters lose nothing (a prior of even one row on every unit, as
+#: ``BayesianGaussianMixture``'s default, cost 8000 rows of thin clusters in 20-D 1.6 nats
+#: per held-out row, and 30 rows of two 8-D blobs 0.36). anemone adds its step's share of
+#: the pseudo-rows per update, so that at its fixed point they count once.
+COV_PRIOR_ROWS = 1.0
 
-#: Diagonal-covariance mixtures are candidates too when a full covariance is short of
-#: data: fewer than this many training rows per entry of one component's covariance
-#: (``d (d + 1) / 2`` over ``d`` continuous columns). On 30 rows of two 8-D blobs the full
-#: components overfit (-4.96 nats per test row against -4.43 with diagonal ones, which
-#: ``GaussianMixture`` tuned by cross-validation also picks); on the 600-1000-row 2-D and
-#: 5-D sets of benchmarks/defaults.py the diagonal ones were never chosen for their
-#: likelihood, cost 30-60% more search time, and ranked uniform outliers no better.
+#: Diagonal-covariance mixtures are candidates with ``reg_covar`` 0 (``GaussianMixture``'s
+#: ``covariance_type="diag"``, which BIC's choice among mixtures also tries): clusters
+#: with uniform outliers in many columns want a broad diagonal component for the
+#: outliers, where full ones fit them badly (4 blobs in 10-D with 5% outliers: 6 full
+#: ``GaussianMixture`` components -6.2 nats per held-out row, 6 diagonal ones -1.19). With
+#: every ``reg_covar`` when a full covariance is short of data: fewer than this many
+#: training rows per entry of one component's covariance (``d (d + 1) / 2`` over ``d``
+#: continuous columns). On 30 rows of two 8-D blobs the full components overfit (-4.96
+#: nats per test row against -4.43 with diagonal ones, which ``GaussianMixture`` tuned by
+#: cross-validation also picks).
 DIAGONAL_ROWS_PER_ENTRY = 10
 
 #: Kernel density estimates are candidates too where the Gaussian mixtures are (every
@@ -165,13 +169,16 @@ def candidates(est, n_rows, complete=True):
     gaussian = est.leaf_types_ == "gaussian"
 
     def mixtures(structure):
-        """Every size with every ``reg_covar``, full-covariance components with the prior,
-        and diagonal ones where a full covariance is short of rows (``DIAGONAL_ROWS_PER_ENTRY``)."""
+        """Every size, all with the prior: full-covariance components with every
+        ``reg_covar``, diagonal ones with the first, and with every one where a full
+        covariance is short of rows (``DIAGONAL_ROWS_PER_ENTRY``)."""
         d = int(gaussian.sum())
-        shapes = (False, True) if d > 1 and n_rows < DIAGONAL_ROWS_PER_ENTRY * d * (d + 1) // 2 else (False,)
-        return [{**structure, "n_latents": k, "reg_covar": reg, "_cov_prior_rows": COV_PRIOR_ROWS,
+        short = n_rows < DIAGONAL_ROWS_PER_ENTRY * d * (d + 1) // 2
+        shapes = [(False, regs)] + ([(True, regs if short else regs[:1])] if d > 1 else [])
+        return [{**structure, "n_latents": k, "reg_covar": reg,
+                 "_cov_prior_rows": COV_PRIOR_ROWS * (2 if diagonal else d + 1),  # rows a covariance needs
                  **({"_diagonal_cov": True} if diagonal else {})}
-                for diagonal in shapes for reg in regs for k in MIXTURE_SIZES]
+                for diagonal, tried in shapes for reg in tried for k in MIXTURE_SIZES]
 
     if gaussian.any() and not gaussian.all():
         # Continuous and categorical columns (a classifier's label among them): mixtures

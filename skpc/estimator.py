@@ -91,12 +91,13 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
     structure : {"auto", "hclt", "mixture", "rat", "pd"} or RegionGraph, default="auto"
         The region graph. ``"auto"`` (with ``n_latents="auto"`` and no
         ``structure_params``) chooses the circuit and its size on held-out rows of the
-        training data: Gaussian mixtures (RATs of depth 0 with full-covariance leaves,
-        from a single Gaussian up), single HCLTs and, on complete tables of at most
-        2000 rows and 6 columns, kernel density estimates (one Gaussian unit per row)
-        for continuous columns, HCLTs of several sizes otherwise, each scored on rows it
-        was not fitted on (5-fold cross-validation up to 20 000 cells, above it one held-out fifth); the
-        choice is refitted on all rows (see ``capacity_search_`` and
+        training data: Gaussian mixtures (RATs of depth 0 with full- or
+        diagonal-covariance leaves, from a single Gaussian up), single HCLTs and, on
+        complete tables of at most 2000 rows and 6 columns, kernel density estimates
+        (one Gaussian unit per row) for continuous columns, HCLTs of several sizes
+        otherwise, each scored on rows it was not fitted on (5-fold cross-validation
+        up to 20 000 cells, above it one held-out fifth); the choice is refitted on
+        all rows (see ``capacity_search_`` and
         ``docs/defaults.md``). Training sets of 200 000 cells (rows x columns) or more,
         and a size given in ``n_latents`` or ``structure_params``, skip the search and
         get ``"hclt"``. ``"hclt"`` learns hidden Chow-Liu trees from the data (by
@@ -486,8 +487,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
             options = dict(min_var=self.min_var, reg_covar=self.reg_covar_, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
-                # structure="auto" gives its Gaussian mixtures a weak prior, and tries
-                # diagonal covariances too (_capacity).
+                # structure="auto" gives its Gaussian mixtures a prior for the units short of
+                # rows, and tries diagonal covariances too (_capacity).
                 prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
                 if bandwidth is not None:  # the kernels are placed below: no k-means start
                     return MultivariateGaussian(variables, self.n_latents_, backend, dtype, diagonal=True,

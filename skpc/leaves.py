@@ -191,7 +191,7 @@ class Categorical(InputLayer):
         missing_flow = stats[0][:, None, :, -1]
         return (counts + self.probs * missing_flow,)
 
-    def m_step(self, suff, pseudocount):
+    def m_step(self, suff, pseudocount, prior_share=1.0):
         (counts,) = suff
         total = counts.sum(axis=1, keepdims=True)
         probs = (counts + pseudocount * self._smoothing) / (total + pseudocount)
@@ -308,7 +308,7 @@ class Gaussian(InputLayer):
             s2 + missing_flow * (self.var + self.mean**2),
         )
 
-    def m_step(self, suff, pseudocount):
+    def m_step(self, suff, pseudocount, prior_share=1.0):
         xp = self.backend.xp
         s0, s1, s2 = suff
         has_mass = s0 > 1e-12
@@ -383,13 +383,14 @@ class MultivariateGaussian(InputLayer):
         ``covariance_type="diag"``): the start, the prior and every M-step keep only the
         diagonal. Missing values are integrated out the same way.
     cov_prior : float, default=0.0
-        Weight of a conjugate prior on each unit's covariance, as a share of the flow
-        into its region (``cov_prior * n_rows`` pseudo-rows over ``n_rows`` rows): the
-        M-step's covariance is ``(S_xx - S_1 mean mean^T + w Psi) / (S_1 + w)`` with
-        ``Psi`` the covariance of the region's columns over ``data`` (the identity
-        without it). A unit that takes the flow of a handful of rows is pulled towards
-        the data's spread instead of collapsing onto them; a unit of many rows barely
-        moves. 0: the maximum-likelihood covariance.
+        The flow a unit's covariance needs, as a share of the flow into its region
+        (``cov_prior * n_rows`` rows over ``n_rows`` rows): a unit with less gets the
+        shortfall ``w`` as pseudo-rows of a conjugate prior, the M-step's covariance
+        being ``(S_xx - S_1 mean mean^T + w Psi) / (S_1 + w)`` with ``Psi`` the
+        covariance of the region's columns over ``data`` (the identity without it). A
+        unit that takes the flow of fewer rows than a covariance needs (``d + 1``; 2 for
+        a diagonal one) spreads like the data instead of collapsing onto them; a unit
+        with enough keeps its maximum-likelihood covariance. 0: no prior.
     """
 
     kind = "multivariate_gaussian"
@@ -626,18 +627,20 @@ class MultivariateGaussian(InputLayer):
             s2 + missing[..., None, None] * (cov + mu[..., :, None] * mu[..., None, :]),
         )
 
-    def m_step(self, suff, pseudocount):
+    def m_step(self, suff, pseudocount, prior_share=1.0):
         """``mean = S_x / S_1``, ``cov = S_xx / S_1 - mean mean^T + reg_covar I`` with its
         eigenvalues floored at ``min_var``; units without flow keep their parameters. Like
-        :class:`Gaussian`, no pseudocount."""
+        :class:`Gaussian`, no pseudocount. ``prior_share`` of ``cov_prior``'s pseudo-rows
+        enter (see :mod:`skpc.solvers.base`)."""
         xp = self.backend.xp
         s0, s1, s2 = suff
         has_mass = s0 > 1e-12
         safe = xp.where(has_mass, s0, 1.0)
         mean = s1 / safe[..., None]
         cov = s2 / safe[..., None, None] - mean[..., :, None] * mean[..., None, :]
-        if self.cov_prior:  # w pseudo-rows of Psi per unit (see the class docstring)
-            w = (self.cov_prior * s0.sum(axis=1, keepdims=True))[..., None, None]
+        if self.cov_prior:  # a unit's shortfall of flow, as pseudo-rows of Psi (class docstring)
+            needed = self.cov_prior * s0.sum(axis=1, keepdims=True)
+            w = (prior_share * xp.maximum(needed - s0, 0.0))[..., None, None]
             n = safe[..., None, None]
             cov = (n * cov + w * self._prior_cov[:, None]) / (n + w)
         cov = self._shaped(xp, cov + self.reg_covar * self._eye)

@@ -50,9 +50,12 @@ def test_the_chosen_candidate_follows_the_one_standard_error_rule(searched):
     # Continuous columns: every Gaussian mixture (a single Gaussian first), then the HCLTs.
     kinds = [(r["params"]["structure"], r["params"]["n_latents"]) for r in records]
     assert kinds[0] == ("rat", 1) and ("hclt", 16) in kinds
-    mixtures = [(r["params"]["reg_covar"], r["params"]["n_latents"]) for r in records
-                if r["params"]["structure"] == "rat" and "_kernel_bandwidth" not in r["params"]]
-    assert mixtures == [(reg, k) for reg in _capacity.REG_COVARS for k in _capacity.MIXTURE_SIZES]
+    params = [r["params"] for r in records]
+    mixtures = [(p.get("_diagonal_cov", False), p["reg_covar"], p["n_latents"])
+                for p in params if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
+    # Full covariances with every reg_covar, diagonal ones (enough rows here) with the first.
+    assert mixtures == ([(False, reg, k) for reg in _capacity.REG_COVARS for k in _capacity.MIXTURE_SIZES]
+                        + [(True, _capacity.REG_COVARS[0], k) for k in _capacity.MIXTURE_SIZES])
     kernels = [r["params"]["_kernel_bandwidth"] for r in records if "_kernel_bandwidth" in r["params"]]
     assert kernels == list(_capacity.KERNEL_BANDWIDTHS)  # and last
     assert all("_kernel_bandwidth" in r["params"] for r in records[-len(kernels):])
@@ -247,19 +250,25 @@ def test_a_fit_cut_short_while_improving_warns(params):
     assert pc.converged_
 
 
-def test_diagonal_mixtures_are_candidates_where_a_full_covariance_is_short_of_rows():
+def test_diagonal_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 8))  # 36 entries per covariance, under 10 rows each
     pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
     diagonal = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
     assert len(diagonal) == len(_capacity.MIXTURE_SIZES) * len(_capacity.REG_COVARS)
+    for r in pc.capacity_search_["candidates"]:  # a covariance needs d + 1 rows, a diagonal one 2
+        if "_cov_prior_rows" in r["params"]:
+            needed = 2 if r["params"].get("_diagonal_cov") else 8 + 1
+            assert r["params"]["_cov_prior_rows"] == _capacity.COV_PRIOR_ROWS * needed
     full = {(r["params"]["n_latents"], r["params"]["reg_covar"]): r for r in pc.capacity_search_["candidates"]
             if r["params"].get("structure") == "rat" and not r["params"].get("_diagonal_cov")}
     for r in diagonal:  # k (d + d) free parameters against k (d + d (d + 1) / 2), plus the weights
         twin = full[(r["params"]["n_latents"], r["params"]["reg_covar"])]
         assert twin["n_parameters"] - r["n_parameters"] == r["params"]["n_latents"] * (36 - 8)
     wide = PCDensityEstimator(random_state=0, max_iter=2).fit(rng.standard_normal((400, 3)))
-    assert not any(r["params"].get("_diagonal_cov") for r in wide.capacity_search_["candidates"])
+    regs = [p["reg_covar"] for p in (r["params"] for r in wide.capacity_search_["candidates"])
+            if p.get("_diagonal_cov")]
+    assert regs == [_capacity.REG_COVARS[0]] * len(_capacity.MIXTURE_SIZES)  # enough rows: the first alone
 
 
 def test_ten_rows_are_cross_validated():

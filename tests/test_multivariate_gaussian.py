@@ -24,7 +24,7 @@ from skpc._backend import CPU
 from skpc.engine.memory import circuit_bytes, joint_temporary_bytes
 from skpc.io import ModelFileError
 from skpc.leaves import MultivariateGaussian
-from skpc.solvers import EM, Adam
+from skpc.solvers import EM, Adam, Anemone
 from skpc.structures import RegionGraph, rat_spn
 from tests.strict_backend import DeviceArray, StrictBackend
 
@@ -315,29 +315,57 @@ def test_eigenvalues_are_floored_at_min_var():
     assert w.min() >= 0.01 * (1 - 1e-9) and np.isclose(w.min(), 0.01)
 
 
-def test_cov_prior_pulls_a_unit_of_few_rows_towards_the_data_s_covariance():
-    """One EM step: ``(S_xx - S_1 mean mean^T + w Psi) / (S_1 + w)`` with ``w`` the
-    prior's pseudo-rows and ``Psi`` the columns' covariance; 0 is the plain M-step."""
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_cov_prior_makes_up_a_unit_short_of_rows_with_the_data_s_covariance(diagonal):
+    """One EM step: a unit with fewer rows than ``cov_prior`` asks for gets the shortfall
+    ``w`` as pseudo-rows, ``(S_xx - S_1 mean mean^T + w Psi) / (S_1 + w)`` with ``Psi``
+    the columns' covariance; a unit with enough rows keeps the plain M-step's covariance."""
     X = correlated(n=300, d=3, seed=4)
     psi = np.cov(X, rowvar=False)
-    resp = np.zeros((len(X), 2))
+    if diagonal:
+        psi = np.diag(np.diag(psi))
+    resp = np.zeros((len(X), 3))
     resp[0, 0] = 1.0  # unit 0 takes the flow of one row: a singular sample covariance
-    resp[1:, 1] = 1.0
+    resp[1:3, 1] = 1.5  # unit 1 of two rows, weighted
+    resp[3:, 2] = 1.0
     suff = (resp.sum(axis=0)[None], (resp.T @ X)[None], np.einsum("nk,ni,nj->kij", resp, X, X)[None])
-    plain = MultivariateGaussian([[0, 1, 2]], 2, CPU, "float64", min_var=1e-9, data=X)
+    plain = MultivariateGaussian([[0, 1, 2]], 3, CPU, "float64", min_var=1e-9, data=X, diagonal=diagonal)
     mean, cov = plain.m_step(suff, 0.0)
-    np.testing.assert_allclose(cov[0, 1], np.cov(X[1:], rowvar=False, bias=True), rtol=1e-8)
     assert np.linalg.eigvalsh(cov[0, 0]).max() < 1e-8  # collapsed (floored at min_var)
-    rows = 0.1
-    prior = MultivariateGaussian([[0, 1, 2]], 2, CPU, "float64", min_var=1e-9, data=X,
-                                 cov_prior=rows / len(X))
+    needed = 4.0  # the rows of a 3 x 3 covariance
+    prior = MultivariateGaussian([[0, 1, 2]], 3, CPU, "float64", min_var=1e-9, data=X, diagonal=diagonal,
+                                 cov_prior=needed / resp.sum())
     mean_p, cov_p = prior.m_step(suff, 0.0)
     np.testing.assert_array_equal(mean_p, mean)  # the means are not pulled
-    np.testing.assert_allclose(cov_p[0, 0], rows * psi / (1 + rows), rtol=1e-8)
-    n = len(X) - 1
-    expected = (n * cov[0, 1] + rows * psi) / (n + rows)
-    np.testing.assert_allclose(cov_p[0, 1], expected, rtol=1e-8)
-    assert np.abs(cov_p[0, 1] - cov[0, 1]).max() < 1e-3 * np.abs(psi).max()  # many rows: barely moves
+    np.testing.assert_allclose(cov_p[0, 0], (needed - 1) * psi / needed, rtol=1e-8)
+    np.testing.assert_allclose(cov_p[0, 1], (3 * cov[0, 1] + (needed - 3) * psi) / needed, rtol=1e-8)
+    np.testing.assert_allclose(cov_p[0, 2], cov[0, 2], rtol=1e-12)  # enough rows: untouched
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_the_map_covariance_is_a_fixed_point_of_anemone_at_every_step_size(diagonal):
+    """EM run to convergence with the covariance prior reaches a MAP point; an anemone
+    update of all the rows there must not move it, whatever its step ``a``. Were the
+    prior added whole to anemone's blended statistics (only ``a`` of which is new), it
+    would act as ``1/a`` times its pseudo-rows and pull every covariance towards ``Psi``."""
+    rng = np.random.default_rng(6)
+    X = np.r_[rng.normal(0, 0.3, (150, 2)), rng.normal(3, 0.5, (5, 2))]  # a cluster of 5 rows
+    pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=2, solver="em", max_iter=300,
+                            tol=0.0, n_iter_no_change=10**6, pseudocount=0.0, reg_covar=0.0, random_state=0)
+    vars(pc).update(_cov_prior_rows=8.0, _diagonal_cov=diagonal)  # the small cluster: 3 rows short
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pc.fit(X)
+    circuit = pc.circuit_
+    Z = pc._codes(X)
+    before = [np.array(p) for params in circuit.get_params() for p in params]
+    for a in (1.0, 0.5, 0.1):
+        stats = circuit.new_stats()
+        circuit.accumulate(np.asarray(Z, dtype=np.float64), stats)
+        Anemone(0.0).update(circuit, stats, len(Z), a)
+        after = [np.array(p) for params in circuit.get_params() for p in params]
+        for p, q in zip(before, after, strict=True):
+            np.testing.assert_allclose(q, p, rtol=1e-5, atol=1e-7)
 
 
 # -- sampling ---------------------------------------------------------------------------

@@ -169,7 +169,7 @@ class SumLayer:
         """Edge flows ``F(n, c) = theta[n, c] * sum_b G[n, b] prod[c, b]``."""
         return (self.weights * stats[0],)
 
-    def m_step(self, suff, pseudocount):
+    def m_step(self, suff, pseudocount, prior_share=1.0):
         (flows,) = suff
         total = flows.sum(axis=2, keepdims=True)
         return ((flows + pseudocount / self.n_in) / (total + pseudocount),)

@@ -26,5 +26,8 @@ class Anemone(Solver):
         new = []
         for block, fb, td in zip(circuit.blocks, suff, model):
             blended = tuple((a / n_samples) * f + (1 - a) * t for f, t in zip(fb, td))
-            new.append(block.m_step(blended, self.pseudocount / n_samples))
+            # Only the share a of G is new evidence, so only that share of a prior enters:
+            # the model's part already holds the rest. Added whole, a covariance prior
+            # would act as 1/a times its pseudo-rows (10x at the cosine's final step).
+            new.append(block.m_step(blended, self.pseudocount / n_samples, prior_share=a))
         circuit.set_params(new)

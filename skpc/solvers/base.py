@@ -4,6 +4,11 @@ A solver sees the circuit's parameter blocks (input layers and sum layers), the
 statistics a batch (or the whole data set) produced, and the batch size. Each block
 provides ``sufficient`` (expected statistics), ``m_step`` and ``params``; solvers only
 combine those, so a new leaf type needs no solver change.
+
+``m_step(suff, pseudocount, prior_share=1.0)``: the parameters that maximise the
+statistics' expected log-likelihood, smoothed by the pseudocount; a block with a prior
+beyond it (``MultivariateGaussian``'s ``cov_prior``) adds ``prior_share`` of the prior's
+pseudo-rows, the share of ``suff`` that is new evidence (anemone's step ``a``).
 """
 
 
