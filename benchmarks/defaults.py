@@ -30,7 +30,9 @@ Prints markdown tables (issue 17):
     1200 and 3000 rows with 0-6 noise columns, section (a)'s protocol (seeds 0, 1); (i)
     their contaminated versions (2, 5 and 10% outliers, with and without noise columns),
     section (c)'s protocol, beside the *oracle*: the AUC of ranking the rows by the
-    density that generated the inliers, which no model fitted on the rows beats on average.
+    density that generated the inliers, which no model fitted on the rows beats on average;
+(j) ``--only clusters``: section (c)'s protocol on ``make_blobs`` clusters in 6, 10 and 20
+    dimensions and one correlated Gaussian in 5, none of which chose anything.
 
 Run from the repository root: ``PYTHONPATH=. python benchmarks/defaults.py``
 (``--quick``: 2 seeds and smaller grids, for a check).
@@ -222,6 +224,27 @@ CONTAMINATED = [("3 blobs (2-D)", blobs, 0.02), ("3 blobs (2-D)", blobs, 0.05),
                 ("rings + 3 noise (5-D)", with_noise(lambda r: rings(r, 1000)), 0.05)]
 
 
+def _blobs_in(d, centres, spread=1.0):
+    """``make_blobs`` rows in ``d`` dimensions, their centres drawn from ``rng``."""
+    return lambda rng, n: make_blobs(n, d, centers=centres, cluster_std=spread,
+                                     random_state=int(rng.integers(2**31 - 1)))[0]
+
+
+def _correlated(rng, n, d=5):
+    return rng.standard_normal((n, d)) @ rng.standard_normal((d, d))
+
+
+#: ``--only clusters``: section (c)'s protocol on clusters in 5-20 dimensions that chose
+#: nothing (another draw per seed, as in section (c)).
+CLUSTERS = [(f"{name} ({d}-D)", lambda rng, make=make, n=n: make(rng, n), share)
+            for name, d, make, n in [
+                ("4 blobs", 10, _blobs_in(10, 4), 1000),
+                ("3 blobs, spreads 0.5 / 1 / 2", 6, _blobs_in(6, 3, [0.5, 1.0, 2.0]), 800),
+                ("one correlated Gaussian", 5, _correlated, 500),
+                ("5 blobs", 20, _blobs_in(20, 5), 1000)]
+            for share in (0.02, 0.05, 0.10)]
+
+
 def contaminated_data(make, share, seed, raw=False):
     """Inliers from ``make`` plus ``share`` as many rows uniform over their bounding box
     enlarged by a quarter, standardised (``raw``: as drawn); and whether each row is an
@@ -235,9 +258,9 @@ def contaminated_data(make, share, seed, raw=False):
     return X if raw else StandardScaler().fit_transform(X), np.r_[np.zeros(len(inliers)), np.ones(n_out)]
 
 
-def contaminated(seeds):
+def contaminated(seeds, settings=CONTAMINATED):
     rows = []
-    for name, make, share in CONTAMINATED:
+    for name, make, share in settings:
         auc = {"defaults": [], "GMM by BIC": [], "IsolationForest": []}
         for seed in seeds:
             X, y = contaminated_data(make, share, seed)
@@ -249,8 +272,8 @@ def contaminated(seeds):
         means = {k: np.mean(v) for k, v in auc.items()}
         ok = means["defaults"] >= 0.97 and means["defaults"] >= means["GMM by BIC"] - 1e-9
         met = "yes" if ok else "**no**"
-        rows.append([name, f"{share:.0%}", f"**{means['defaults']:.3f}** (min {min(auc['defaults']):.3f})",
-                     f"{means['GMM by BIC']:.3f}", f"{means['IsolationForest']:.3f}", met])
+        rows.append([name, f"{share:.0%}", f"**{means['defaults']:.4f}** (min {min(auc['defaults']):.4f})",
+                     f"{means['GMM by BIC']:.4f}", f"{means['IsolationForest']:.4f}", met])
         print(rows[-1], flush=True)
     return table(["data set", "outliers", "defaults", "GMM tuned by BIC", "IsolationForest", "met?"], rows)
 
@@ -397,7 +420,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="+", default=["continuous", "digits", "contaminated"],
-                        choices=["continuous", "more", "digits", "contaminated", "rules", "variants"])
+                        choices=["continuous", "more", "digits", "contaminated", "clusters", "rules",
+                                 "variants"])
     args = parser.parse_args()
     seeds = [0, 1] if args.quick else [0, 1, 2, 3, 4]
     warnings.filterwarnings("ignore", category=UserWarning)  # KernelDensity/GMM grid points
@@ -423,6 +447,9 @@ def main():
     if "contaminated" in args.only:
         sections.append(("(c) Contaminated data: ROC AUC of -score_samples (mean over seeds)",
                          contaminated(seeds[:3])))
+    if "clusters" in args.only:
+        sections.append(("(j) Clusters in 5-20 dimensions, contaminated: ROC AUC (mean over seeds)",
+                         contaminated(seeds[:3], CLUSTERS)))
     if "rules" in args.only:
         sections.append(("(e) Search rules on validation data (75/25 split of the training rows)",
                          rules(seeds)))
