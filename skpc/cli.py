@@ -477,6 +477,11 @@ def cmd_info(args):
     kinds = list(est.leaf_types_)
     structure = est.structure_.name if est.structure in ("auto",) or not isinstance(est.structure, str) \
         else est.structure
+    structure = f"{structure} ({est.structure_.n_regions} regions)"
+    chosen = (getattr(est, "capacity_search_", None) or {}).get("chosen") or {}
+    if chosen.get("_kernel_bandwidth") is not None:  # the search placed one kernel per training row
+        width = chosen["_kernel_bandwidth"]
+        structure += f": a kernel density estimate, bandwidth {width:.3g} x Scott's rule"
     hist = est.history_
     columns = [
         f"{name} ({kind}, {k} level{'' if k == 1 else 's'})" if kind == "categorical" else f"{name} ({kind})"
@@ -487,7 +492,7 @@ def cmd_info(args):
     columns = ", ".join(columns)
     rows = [
         ("model file", args.model),
-        ("structure", f"{structure} ({est.structure_.n_regions} regions)"),
+        ("structure", structure),
         (
             "features",
             f"{est.n_features_in_} ({kinds.count('categorical')} categorical, "

@@ -130,6 +130,21 @@ def test_info_describes_the_model(fitted):
     assert n_params == 3 * d * k + (d - 1) * k * k + k
 
 
+def test_info_names_a_kernel_density_the_search_chose(tmp_path):
+    from sklearn.datasets import make_swiss_roll  # noqa: PLC0415
+
+    from skpc import PCDensityEstimator  # noqa: PLC0415
+
+    X = make_swiss_roll(400, noise=0.3, random_state=0)[0]  # the search takes kernels here
+    pc = PCDensityEstimator(random_state=0).fit(X)
+    width = pc.capacity_search_["chosen"]["_kernel_bandwidth"]
+    pc.save(tmp_path / "roll.skpc")
+    result = skpc("info", "roll.skpc", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("structure"))
+    assert line.endswith(f"a kernel density estimate, bandwidth {width:.3g} x Scott's rule")
+
+
 def test_demo_beats_independent_baseline(tmp_path):
     result = skpc("demo", "--max-iter", 3, "--n-latents", 4, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
