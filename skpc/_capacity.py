@@ -68,7 +68,8 @@ SCREEN_SE = 3.0
 #: (make_classification, 450 x 12: 6 components at -1.59 behind a poor 4, docs/defaults.md).
 MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 
-#: ``reg_covar="auto"``: the values tried with the Gaussian-mixture candidates (0 first).
+#: ``reg_covar="auto"``: the values tried with the Gaussian-mixture candidates (0 first;
+#: all of them only where a full covariance is short of rows, ``ROWS_PER_COVARIANCE_ENTRY``).
 REG_COVARS = (0.0, 1e-2, 1e-1)
 
 #: The Gaussian-mixture candidates' components, and their refit's, have a prior on their
@@ -86,17 +87,20 @@ REG_COVARS = (0.0, 1e-2, 1e-1)
 #: the pseudo-rows per update, so that at its fixed point they count once.
 COV_PRIOR_ROWS = 1.0
 
-#: Diagonal-covariance mixtures are candidates with ``reg_covar`` 0 (``GaussianMixture``'s
+#: Diagonal-covariance mixtures are candidates beside the full ones (``GaussianMixture``'s
 #: ``covariance_type="diag"``, which BIC's choice among mixtures also tries): clusters
 #: with uniform outliers in many columns want a broad diagonal component for the
 #: outliers, where full ones fit them badly (4 blobs in 10-D with 5% outliers: 6 full
-#: ``GaussianMixture`` components -6.2 nats per held-out row, 6 diagonal ones -1.19). With
-#: every ``reg_covar`` when a full covariance is short of data: fewer than this many
-#: training rows per entry of one component's covariance (``d (d + 1) / 2`` over ``d``
-#: continuous columns). On 30 rows of two 8-D blobs the full components overfit (-4.96
-#: nats per test row against -4.43 with diagonal ones, which ``GaussianMixture`` tuned by
-#: cross-validation also picks).
-DIAGONAL_ROWS_PER_ENTRY = 10
+#: ``GaussianMixture`` components -6.2 nats per held-out row, 6 diagonal ones -1.19).
+#: Both shapes try every ``reg_covar`` only where a full covariance is short of data:
+#: fewer than this many training rows per entry of one component's covariance
+#: (``d (d + 1) / 2`` over ``d`` continuous columns); elsewhere ``reg_covar`` 0 alone. On
+#: 30 rows of two 8-D blobs the full components overfit (-4.96 nats per test row against
+#: -4.43 with diagonal ones, which ``GaussianMixture`` tuned by cross-validation also
+#: picks). In 189 searches of benchmarks/defaults.py on sets with enough rows (every
+#: section but digits, contaminated ones included) no candidate with ``reg_covar`` above
+#: 0 was the best or the chosen one, so leaving them out there changes no choice.
+ROWS_PER_COVARIANCE_ENTRY = 10
 
 #: Kernel density estimates are candidates too where the Gaussian mixtures are (every
 #: column continuous), on complete tables (a kernel sits on each row) of at most this
@@ -169,16 +173,16 @@ def candidates(est, n_rows, complete=True):
     gaussian = est.leaf_types_ == "gaussian"
 
     def mixtures(structure):
-        """Every size, all with the prior: full-covariance components with every
-        ``reg_covar``, diagonal ones with the first, and with every one where a full
-        covariance is short of rows (``DIAGONAL_ROWS_PER_ENTRY``)."""
+        """Every size with full and diagonal covariances, all with the prior; every
+        ``reg_covar`` where a full covariance is short of rows (``ROWS_PER_COVARIANCE_ENTRY``),
+        the first one elsewhere."""
         d = int(gaussian.sum())
-        short = n_rows < DIAGONAL_ROWS_PER_ENTRY * d * (d + 1) // 2
-        shapes = [(False, regs)] + ([(True, regs if short else regs[:1])] if d > 1 else [])
+        short = n_rows < ROWS_PER_COVARIANCE_ENTRY * d * (d + 1) // 2
         return [{**structure, "n_latents": k, "reg_covar": reg,
                  "_cov_prior_rows": COV_PRIOR_ROWS * (2 if diagonal else d + 1),  # rows a covariance needs
                  **({"_diagonal_cov": True} if diagonal else {})}
-                for diagonal, tried in shapes for reg in tried for k in MIXTURE_SIZES]
+                for diagonal in ((False, True) if d > 1 else (False,))
+                for reg in (regs if short else regs[:1]) for k in MIXTURE_SIZES]
 
     if gaussian.any() and not gaussian.all():
         # Continuous and categorical columns (a classifier's label among them): mixtures

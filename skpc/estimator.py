@@ -232,9 +232,10 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``; regularisation is
         ``reg_covar``'s job.
     reg_covar : "auto" or float, default="auto"
-        ``"auto"``: chosen by the search of ``structure="auto"`` (0, 0.01 or 0.1), else 0; the
-        value used is ``reg_covar_``. Added to the variance of Gaussian input units (the
-        diagonal of full-covariance ones) in every M-step, before the ``min_var`` floor, as
+        ``"auto"``: chosen by the search of ``structure="auto"`` (0, 0.01 or 0.1; 0 where
+        the rows suffice for full covariances), else 0; the value used is
+        ``reg_covar_``. Added to the variance of Gaussian input units (the diagonal of
+        full-covariance ones) in every M-step, before the ``min_var`` floor, as
         :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``, in the units of the
         standardised columns (GaussianMixture on standardised data). Where ``min_var`` only
         lifts the smallest variances, this shrinks every covariance toward a sphere,

@@ -53,9 +53,9 @@ def test_the_chosen_candidate_follows_the_one_standard_error_rule(searched):
     params = [r["params"] for r in records]
     mixtures = [(p.get("_diagonal_cov", False), p["reg_covar"], p["n_latents"])
                 for p in params if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
-    # Full covariances with every reg_covar, diagonal ones (enough rows here) with the first.
-    assert mixtures == ([(False, reg, k) for reg in _capacity.REG_COVARS for k in _capacity.MIXTURE_SIZES]
-                        + [(True, _capacity.REG_COVARS[0], k) for k in _capacity.MIXTURE_SIZES])
+    # Full and diagonal covariances, with the first reg_covar alone (enough rows here).
+    assert mixtures == [(diagonal, _capacity.REG_COVARS[0], k) for diagonal in (False, True)
+                        for k in _capacity.MIXTURE_SIZES]
     kernels = [r["params"]["_kernel_bandwidth"] for r in records if "_kernel_bandwidth" in r["params"]]
     assert kernels == list(_capacity.KERNEL_BANDWIDTHS)  # and last
     assert all("_kernel_bandwidth" in r["params"] for r in records[-len(kernels):])
@@ -250,12 +250,16 @@ def test_a_fit_cut_short_while_improving_warns(params):
     assert pc.converged_
 
 
-def test_diagonal_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows():
+def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 8))  # 36 entries per covariance, under 10 rows each
     pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
+    mixtures = [p for p in (r["params"] for r in pc.capacity_search_["candidates"])
+                if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
+    for diagonal in (False, True):
+        regs = [p["reg_covar"] for p in mixtures if p.get("_diagonal_cov", False) == diagonal]
+        assert regs == [reg for reg in _capacity.REG_COVARS for _ in _capacity.MIXTURE_SIZES]
     diagonal = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
-    assert len(diagonal) == len(_capacity.MIXTURE_SIZES) * len(_capacity.REG_COVARS)
     for r in pc.capacity_search_["candidates"]:  # a covariance needs d + 1 rows, a diagonal one 2
         if "_cov_prior_rows" in r["params"]:
             needed = 2 if r["params"].get("_diagonal_cov") else 8 + 1
@@ -267,8 +271,8 @@ def test_diagonal_mixtures_take_every_reg_covar_where_a_full_covariance_is_short
         assert twin["n_parameters"] - r["n_parameters"] == r["params"]["n_latents"] * (36 - 8)
     wide = PCDensityEstimator(random_state=0, max_iter=2).fit(rng.standard_normal((400, 3)))
     regs = [p["reg_covar"] for p in (r["params"] for r in wide.capacity_search_["candidates"])
-            if p.get("_diagonal_cov")]
-    assert regs == [_capacity.REG_COVARS[0]] * len(_capacity.MIXTURE_SIZES)  # enough rows: the first alone
+            if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
+    assert regs == [_capacity.REG_COVARS[0]] * 2 * len(_capacity.MIXTURE_SIZES)  # enough rows: the first
 
 
 def test_ten_rows_are_cross_validated():
