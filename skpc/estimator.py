@@ -488,12 +488,12 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
             options = dict(min_var=self.min_var, reg_covar=self.reg_covar_, data_mean=zeros, data_std=ones)
             if kind == MultivariateGaussian.kind:  # an input region over several columns
-                # structure="auto" gives its Gaussian mixtures a prior for the units short of
-                # rows, and tries diagonal covariances too (_capacity).
-                prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
                 if bandwidth is not None:  # the kernels are placed below: no k-means start
                     return MultivariateGaussian(variables, self.n_latents_, backend, dtype, diagonal=True,
                                                 **options)
+                # structure="auto" gives its Gaussian mixtures a prior for the units short of
+                # rows, and tries diagonal covariances too (_capacity).
+                prior = getattr(self, "_cov_prior_rows", 0.0) / X.shape[0]
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
                                             cov_prior=prior, diagonal=getattr(self, "_diagonal_cov", False),
                                             **options)
