@@ -16,7 +16,6 @@ empty space inside each moon's curve.
 """
 
 import os
-import warnings
 
 import matplotlib
 
@@ -25,13 +24,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.ensemble import IsolationForest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from skpc import PCOutlierDetector
 
 FAST = os.environ.get("SKPC_EXAMPLE_FAST") == "1"
-warnings.simplefilter("ignore", ConvergenceWarning)
 
 rng = np.random.default_rng(0)
 moons, _ = make_moons(950, noise=0.08, random_state=0)
@@ -40,8 +37,7 @@ X = np.vstack([moons, noise])
 is_noise = np.r_[np.zeros(len(moons)), np.ones(len(noise))]
 
 detectors = {
-    "PCOutlierDetector": PCOutlierDetector(contamination=0.05, max_iter=5 if FAST else "auto",
-                                           random_state=0),
+    "PCOutlierDetector": PCOutlierDetector(contamination=0.05, random_state=0),
     "IsolationForest": IsolationForest(contamination=0.05, random_state=0),
 }
 side = 100 if FAST else 200

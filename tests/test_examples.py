@@ -20,9 +20,9 @@ def test_there_are_examples():
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs_and_writes_figures(script, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg", "SKPC_EXAMPLE_FAST": "1", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
+    # A ConvergenceWarning is an error: no example needs to silence one.
+    command = [sys.executable, "-W", "error::sklearn.exceptions.ConvergenceWarning", str(script)]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     figures = sorted(tmp_path.glob("*.png"))
     assert figures, f"{script.name} wrote no PNG"
