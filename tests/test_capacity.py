@@ -259,13 +259,13 @@ def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows(
     for diagonal in (False, True):
         regs = [p["reg_covar"] for p in mixtures if p.get("_diagonal_cov", False) == diagonal]
         assert regs == [reg for reg in _capacity.REG_COVARS for _ in _capacity.MIXTURE_SIZES]
-    diagonal = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
     for p in mixtures:  # each has the prior: a covariance needs d + 1 rows, a diagonal one 2
         needed = 2 if p.get("_diagonal_cov") else 8 + 1
         assert p["_cov_prior_rows"] == _capacity.COV_PRIOR_ROWS * needed
     full = {(r["params"]["n_latents"], r["params"]["reg_covar"]): r for r in pc.capacity_search_["candidates"]
             if r["params"].get("structure") == "rat" and not r["params"].get("_diagonal_cov")}
-    for r in diagonal:  # k (d + d) free parameters against k (d + d (d + 1) / 2), plus the weights
+    diagonal_records = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
+    for r in diagonal_records:  # k (d + d) free parameters against k (d + d (d + 1) / 2), plus the weights
         twin = full[(r["params"]["n_latents"], r["params"]["reg_covar"])]
         assert twin["n_parameters"] - r["n_parameters"] == r["params"]["n_latents"] * (36 - 8)
     wide = PCDensityEstimator(random_state=0, max_iter=2).fit(rng.standard_normal((400, 3)))
