@@ -351,7 +351,9 @@ def _describe(params):
         text = f"mixture, {params['n_latents']} components ({shape} Gaussian x categorical)"
     else:
         text = f"hclt, n_latents={params['n_latents']}, n_components={p.get('n_components')}"
-    extra = [f"{k}={params[k]:g}" for k in ("reg_covar", "_stop_after") if k in params]
+    extra = [f"reg_covar={params['reg_covar']:g}"] if "reg_covar" in params else []
+    if "_stop_after" in params:  # the refit's length, chosen on the held-out curve
+        extra.append(f"{params['_stop_after']} epochs")
     return ", ".join([text, *extra])
 
 

@@ -587,9 +587,14 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             with _capacity.settings(self, chosen):
                 if not warm:
                     self._build(X_train, rng)
+                n_starts = _capacity.refit_starts(self, chosen)
+                if self.verbose and n_starts > 1:
+                    print(f"refit start 1/{n_starts}", flush=True)
                 train()
                 # structure="auto": the refit keeps the best of a few starts (_capacity.REFIT_STARTS).
-                for _ in range(_capacity.refit_starts(self, chosen) - 1):
+                for start in range(2, n_starts + 1):
+                    if self.verbose:
+                        print(f"refit start {start}/{n_starts}", flush=True)
                     kept = {name: getattr(self, name) for name in ("circuit_", "structure_", "n_iter_",
                                                                    "history_", "converged_")}
                     self._build(X_train, rng)
@@ -775,7 +780,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             self.max_iter_ = self.max_iter
         # structure="auto" may stop the refit at the epoch chosen on held-out rows (_capacity).
         stop_after = getattr(self, "_stop_after", None) or self.max_iter_
-        for epoch in range(min(self.max_iter_, stop_after)):
+        n_epochs = min(self.max_iter_, stop_after)
+        for epoch in range(n_epochs):
             total = run_epoch(solver, shuffle, epoch)
             history["train_loglik"].append((float(circuit.backend.to_numpy(total)) + jacobian) / n)
             history["seconds"].append(time.perf_counter() - start)
@@ -789,7 +795,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 )
             self.n_iter_ = epoch + 1
             self._checkpoint = self._snapshot(history)  # before the epoch is reported done
-            self._report(history, epoch)
+            self._report(history, epoch, n_epochs)
             # As scikit-learn's MLP: the patience counts epochs without a gain above tol
             # over the best score, and the best epoch's parameters are kept, even one
             # whose gain was below tol.
@@ -836,14 +842,14 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         solver = SOLVERS[self.solver]
         return solver(self.pseudocount, momentum=self.momentum) if self.momentum else solver(self.pseudocount)
 
-    def _report(self, history, epoch):
+    def _report(self, history, epoch, n_epochs):
         if not self.verbose:
             return
         seconds = history["seconds"][-1]
-        left = seconds / (epoch + 1) * (self.max_iter_ - epoch - 1)
+        left = seconds / (epoch + 1) * (n_epochs - epoch - 1)
         valid = f"  valid {history['valid_loglik'][-1]:.4f}" if history["valid_loglik"] else ""
         print(
-            f"epoch {epoch + 1:4d}/{self.max_iter_}  train {history['train_loglik'][-1]:.4f}{valid}"
+            f"epoch {epoch + 1:4d}/{n_epochs}  train {history['train_loglik'][-1]:.4f}{valid}"
             f"  {seconds:7.1f}s  (at most {left:.0f}s left)",
             flush=True,
         )

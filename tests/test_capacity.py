@@ -216,7 +216,15 @@ def test_verbose_reports_the_candidates_and_the_choice(capsys):
     lines = capsys.readouterr().out.splitlines()
     candidates = [line for line in lines if line.startswith("candidate ")]
     assert len(candidates) == len(pc.capacity_search_["candidates"])
-    assert any(line.startswith("chose ") and "refit on all 100 rows" in line for line in lines)
+    chose = [line for line in lines if line.startswith("chose ")]
+    assert len(chose) == 1 and "refit on all 100 rows" in chose[0]
+    # The refit reports each start and the epochs it will run, those the search chose.
+    epochs = pc.capacity_search_["chosen"]["_stop_after"]
+    assert f"{epochs} epochs" in chose[0]
+    starts = [line for line in lines if line.startswith("refit start ")]
+    assert starts == [f"refit start {i}/3" for i in (1, 2, 3)]
+    reported = [line.split()[1] for line in lines if line.startswith("epoch ")]
+    assert reported == [f"{e}/{epochs}" for e in range(1, epochs + 1)] * 3
 
 
 def test_a_searched_model_survives_a_model_file(searched, tmp_path):
