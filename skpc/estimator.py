@@ -497,7 +497,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
                                             cov_prior=prior, diagonal=getattr(self, "_diagonal_cov", False),
                                             **options)
-            return Gaussian(variables, self.n_latents_, backend, dtype, rng, **options)
+            # ... and its HCLTs a prior for the univariate states short of rows (_capacity).
+            prior = getattr(self, "_var_prior_rows", 0.0) / X.shape[0]
+            return Gaussian(variables, self.n_latents_, backend, dtype, rng, var_prior=prior, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),
                      dtype, backend)

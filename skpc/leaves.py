@@ -240,19 +240,27 @@ class Gaussian(InputLayer):
     reg_covar : float
         Added to the variance in each M-step, before the floor (GaussianMixture's
         ``reg_covar``).
+    var_prior : float, default=0.0
+        Share of the rows a unit needs to estimate its variance (``var_prior * n_rows``
+        rows over ``n_rows`` rows): a unit with a flow ``s`` below that gets the shortfall
+        ``w`` as pseudo-rows of the region's variance ``data_std ** 2``, its variance
+        ``(s var_ml + w data_std ** 2) / (s + w)`` (as :class:`MultivariateGaussian`'s
+        ``cov_prior``). It keeps a unit from collapsing onto one row. 0: no prior.
     """
 
     kind = "gaussian"
 
     def __init__(self, variables, n_units, backend, dtype, rng=None, min_var=1e-3, data_mean=None,
-                 data_std=None, reg_covar=0.0):
+                 data_std=None, reg_covar=0.0, var_prior=0.0):
         super().__init__(variables, n_units, backend, dtype)
         xp = backend.xp
         self.min_var = float(min_var)
         self.reg_covar = float(reg_covar)
+        self.var_prior = float(var_prior)
         shape = (self.n_regions, self.n_units)
         loc = np.zeros(self.n_regions) if data_mean is None else np.asarray(data_mean)
         spread = np.ones(self.n_regions) if data_std is None else np.asarray(data_std)
+        self._prior_var = xp.asarray((spread**2)[:, None].astype(self.dtype))  # (r, 1)
         noise = rng.standard_normal(shape) if rng is not None else np.zeros(shape)
         mean = loc[:, None] + spread[:, None] * noise
         var = np.maximum(spread[:, None] ** 2, self.min_var) * np.ones(shape)
@@ -320,7 +328,11 @@ class Gaussian(InputLayer):
         has_mass = s0 > 1e-12
         safe = xp.where(has_mass, s0, 1.0)
         mean = xp.where(has_mass, s1 / safe, self.mean)
-        var = xp.where(has_mass, s2 / safe - mean**2 + self.reg_covar, self.var)
+        var = s2 / safe - mean**2
+        if self.var_prior:  # a unit's shortfall of flow, as pseudo-rows of the region's variance
+            w = prior_share * xp.maximum(self.var_prior * s0.sum(axis=1, keepdims=True) - s0, 0.0)
+            var = (safe * var + w * self._prior_var) / (safe + w)
+        var = xp.where(has_mass, var + self.reg_covar, self.var)
         return (mean, xp.maximum(var, self.min_var))
 
     def node_flow(self, suff):

@@ -12,6 +12,8 @@ from sklearn.mixture import GaussianMixture
 from structures_helpers import check_flows_by_finite_differences, flows, make_circuit
 
 from skpc import PCDensityEstimator
+from skpc._backend import CPU
+from skpc.leaves import Gaussian
 from skpc.solvers import EM
 from skpc.structures import RegionGraph, chow_liu_tree, mutual_information
 
@@ -249,3 +251,47 @@ def test_far_apart_units_keep_exact_log_likelihood_and_finite_training(dtype):
     pc.set_params(warm_start=True).fit(X)  # one EM step from there: finite, normalised
     assert np.all(np.isfinite(pc.history_["train_loglik"]))
     assert all(np.all(np.isfinite(p)) for params in pc.circuit_.get_params() for p in params)
+
+
+def test_var_prior_makes_up_a_state_short_of_rows_with_the_column_s_variance():
+    """One M-step: a state with less flow than ``var_prior`` asks for gets the shortfall
+    ``w`` as pseudo-rows of the column's variance, ``(S_xx - S_1 mean^2 + w s^2) / (S_1 + w)``;
+    a state with enough flow keeps the plain M-step's variance, and no mean moves."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 1.5, 200)
+    resp = np.zeros((len(x), 3))
+    resp[0, 0] = 1.0  # state 0: the flow of one row, a variance of 0
+    resp[1:3, 1] = 0.75  # state 1: 1.5 rows of flow
+    resp[3:, 2] = 1.0
+    s0, s1, s2 = resp.sum(axis=0), resp.T @ x, resp.T @ x**2
+    suff = (s0[None], s1[None], s2[None])
+    spread = 1.5
+    plain = Gaussian([0], 3, CPU, "float64", min_var=1e-12, data_mean=[0.0], data_std=[spread])
+    mean, var = plain.m_step(suff, 0.0)
+    assert var[0, 0] <= 1e-12 * (1 + 1e-9)  # collapsed onto its row (floored at min_var)
+    needed = 2.0  # the rows of a variance
+    prior = Gaussian([0], 3, CPU, "float64", min_var=1e-12, data_mean=[0.0], data_std=[spread],
+                     var_prior=needed / resp.sum())
+    mean_p, var_p = prior.m_step(suff, 0.0)
+    np.testing.assert_array_equal(mean_p, mean)
+    np.testing.assert_allclose(var_p[0, 0], (needed - 1) * spread**2 / needed, rtol=1e-10)
+    ml_1 = s2[1] / s0[1] - (s1[1] / s0[1]) ** 2
+    np.testing.assert_allclose(var_p[0, 1], (1.5 * ml_1 + 0.5 * spread**2) / 2.0, rtol=1e-10)
+    np.testing.assert_allclose(var_p[0, 2], var[0, 2], rtol=1e-12)  # enough flow: untouched
+    half = prior.m_step(suff, 0.0, prior_share=0.5)[1]  # anemone's step a adds a of the pseudo-rows
+    np.testing.assert_allclose(half[0, 0], 0.5 * spread**2 / 1.5, rtol=1e-10)
+
+
+def test_the_search_gives_its_hclts_the_variance_prior_and_a_plain_hclt_none():
+    X = blobs(150, d=2, seed=2)
+    pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
+    hclts = [r["params"] for r in pc.capacity_search_["candidates"] if r["params"]["structure"] == "hclt"]
+    assert hclts and all(p["_var_prior_rows"] == 2.0 for p in hclts)
+    plain = PCDensityEstimator(structure="hclt", max_iter=2, random_state=0).fit(X)
+    assert all(leaf.var_prior == 0.0 for leaf in plain.circuit_.leaves)
+    # On mixed columns (a classifier's features and label) the HCLTs keep their plain M-step.
+    mixed = np.column_stack([X, (X[:, 0] > 0).astype(int)])
+    searched = PCDensityEstimator(random_state=0, max_iter=2).fit(mixed)
+    hclts = [r["params"] for r in searched.capacity_search_["candidates"]
+             if r["params"]["structure"] == "hclt"]
+    assert hclts and not any("_var_prior_rows" in p for p in hclts)
