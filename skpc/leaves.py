@@ -330,7 +330,7 @@ class Gaussian(InputLayer):
         mean = xp.where(has_mass, s1 / safe, self.mean)
         var = s2 / safe - mean**2
         if self.var_prior:  # a unit's shortfall of flow, as pseudo-rows of the region's variance
-            w = prior_share * xp.maximum(self.var_prior * s0.sum(axis=1, keepdims=True) - s0, 0.0)
+            w = shortfall(xp, s0, self.var_prior, prior_share)
             var = (safe * var + w * self._prior_var) / (safe + w)
         var = xp.where(has_mass, var + self.reg_covar, self.var)
         return (mean, xp.maximum(var, self.min_var))
@@ -657,8 +657,7 @@ class MultivariateGaussian(InputLayer):
         mean = s1 / safe[..., None]
         cov = s2 / safe[..., None, None] - mean[..., :, None] * mean[..., None, :]
         if self.cov_prior:  # a unit's shortfall of flow, as pseudo-rows of Psi (class docstring)
-            needed = self.cov_prior * s0.sum(axis=1, keepdims=True)
-            w = (prior_share * xp.maximum(needed - s0, 0.0))[..., None, None]
+            w = shortfall(xp, s0, self.cov_prior, prior_share)[..., None, None]
             n = safe[..., None, None]
             cov = (n * cov + w * self._prior_cov[:, None]) / (n + w)
         cov = self._shaped(xp, cov + self.reg_covar * self._eye)
@@ -700,6 +699,13 @@ class MultivariateGaussian(InputLayer):
             z = rng.standard_normal(units.shape + (self.dim,), dtype=np.float64)
             value = value + xp.matmul(root, z[..., None])[..., 0]
         return xp.where(miss & (units >= 0)[..., None], value.astype(x.dtype), x)
+
+
+def shortfall(xp, s0, share, prior_share):
+    """Pseudo-rows of a prior for the units short of rows (``cov_prior``, ``var_prior``):
+    each unit's flow ``s0`` ``(r, k)`` below ``share`` of its region's flow, times
+    ``prior_share`` (the share of the statistics that an update takes as new)."""
+    return prior_share * xp.maximum(share * s0.sum(axis=1, keepdims=True) - s0, 0.0)
 
 
 def floor_eigenvalues(xp, cov, floor):
