@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from skpc import PCDensityEstimator, _capacity
 
 sys.path.insert(0, str(Path(__file__).parent))
-from defaults import BLOB_CENTRES, CONTAMINATED, contaminated_data, gmm_by_bic, oracle_auc  # noqa: E402
+from defaults import CONTAMINATED, TRUE_LOG_DENSITY, contaminated_data, gmm_by_bic, oracle_auc  # noqa: E402
 from missing_and_structures import table  # noqa: E402
 
 SIZES = (2, 3, 4, 6)
@@ -74,8 +74,7 @@ def truth_loglik(X_raw, y):
     inliers = X_raw[y == 0]
     low, high = inliers.min(axis=0), inliers.max(axis=0)
     volume = np.prod(1.5 * (high - low))  # the outliers' box: a quarter more on each side
-    sq = ((X_raw[:, None] - BLOB_CENTRES) ** 2).sum(axis=2)
-    log_in = logsumexp(-0.5 * sq / 0.09, axis=1) - np.log(3 * 2 * np.pi * 0.09)
+    log_in = TRUE_LOG_DENSITY["blobs"](X_raw) - np.log(3 * 2 * np.pi * 0.3**2)  # normalised
     share = y.mean()
     log_p = np.logaddexp(np.log1p(-share) + log_in, np.log(share) - np.log(volume))
     return log_p.mean() + np.log(StandardScaler().fit(X_raw).scale_).sum()
