@@ -88,9 +88,9 @@ REG_COVARS = (0.0, 1e-2, 1e-1)
 COV_PRIOR_ROWS = 1.0
 
 #: The HCLT candidates' univariate Gaussian states, and their refit's, have the same prior
-#: (``Gaussian``'s ``var_prior``): a state with the flow of fewer than 2 rows (what a
-#: variance needs) gets the shortfall, times ``COV_PRIOR_ROWS``, as pseudo-rows of the
-#: column's variance. Without it a state collapsed onto one training outlier (moons + 3 noise
+#: (``Gaussian``'s ``var_prior``; one private setting, ``_shortfall_prior``, for both leaf
+#: kinds): a state with the flow of fewer than 2 rows (what a variance needs) gets the
+#: shortfall, times ``COV_PRIOR_ROWS``, as pseudo-rows of the column's variance. Without it a state collapsed onto one training outlier (moons + 3 noise
 #: columns, 3000 rows, 5% outliers: ROC AUC 0.986 against 0.993 for the other starts). Only
 #: where every column is continuous: on mixed columns (a classifier's features and label)
 #: it cost ``PCClassifier`` on wine with 20% missing values log loss 0.083 to 0.102.
@@ -187,7 +187,7 @@ def candidates(est, n_rows, complete=True):
         d = int(gaussian.sum())
         short = n_rows < ROWS_PER_COVARIANCE_ENTRY * d * (d + 1) // 2
         return [{**structure, "n_latents": k, "reg_covar": reg,
-                 "_cov_prior_rows": COV_PRIOR_ROWS * (2 if diagonal else d + 1),  # rows a covariance needs
+                 "_shortfall_prior": COV_PRIOR_ROWS,
                  **({"_diagonal_cov": True} if diagonal else {})}
                 for diagonal in ((False, True) if d > 1 else (False,))
                 for reg in (regs if short else regs[:1]) for k in MIXTURE_SIZES]
@@ -197,7 +197,7 @@ def candidates(est, n_rows, complete=True):
         # whose components are a Gaussian times a distribution of each categorical column
         # (a Gaussian mixture per class, for a label).
         return [*mixtures({"structure": "mixture"}), *hclts]
-    hclts = [{**h, "_var_prior_rows": COV_PRIOR_ROWS * 2} for h in hclts]  # the rows a variance needs
+    hclts = [{**h, "_shortfall_prior": COV_PRIOR_ROWS} for h in hclts]
     # Full-covariance units need continuous columns, and a RAT two of them (one continuous
     # column: the HCLTs are its mixtures of univariate Gaussians).
     if not gaussian.all() or len(est.leaf_types_) < 2:

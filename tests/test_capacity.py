@@ -267,9 +267,7 @@ def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows(
     for diagonal in (False, True):
         regs = [p["reg_covar"] for p in mixtures if p.get("_diagonal_cov", False) == diagonal]
         assert regs == [reg for reg in _capacity.REG_COVARS for _ in _capacity.MIXTURE_SIZES]
-    for p in mixtures:  # each has the prior: a covariance needs d + 1 rows, a diagonal one 2
-        needed = 2 if p.get("_diagonal_cov") else 8 + 1
-        assert p["_cov_prior_rows"] == _capacity.COV_PRIOR_ROWS * needed
+    assert all(p["_shortfall_prior"] == _capacity.COV_PRIOR_ROWS for p in mixtures)  # each has the prior
     full = {(r["params"]["n_latents"], r["params"]["reg_covar"]): r for r in pc.capacity_search_["candidates"]
             if r["params"].get("structure") == "rat" and not r["params"].get("_diagonal_cov")}
     diagonal_records = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
@@ -280,6 +278,26 @@ def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows(
     regs = [p["reg_covar"] for p in (r["params"] for r in wide.capacity_search_["candidates"])
             if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
     assert regs == [_capacity.REG_COVARS[0]] * 2 * len(_capacity.MIXTURE_SIZES)  # enough rows: the first
+
+
+@pytest.mark.parametrize("structure, params, diagonal, needed", [
+    ("rat", {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}, False, 3 + 1),
+    ("rat", {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}, True, 2),
+    ("hclt", None, False, 2),  # a univariate state's variance
+    ("mixture", None, False, 2),  # one continuous column beside a categorical one
+])
+def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs(structure, params, diagonal, needed):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    if structure == "mixture":
+        X = np.column_stack([X[:, 0], rng.integers(0, 3, 40)])
+    pc = PCDensityEstimator(structure=structure, structure_params=params, n_latents=2, max_iter=1,
+                            random_state=0)
+    vars(pc).update(_shortfall_prior=1.5, _diagonal_cov=diagonal)
+    pc.fit(X)
+    priors = [getattr(leaf, "cov_prior", getattr(leaf, "var_prior", None)) for leaf in pc.circuit_.leaves
+              if leaf.kind != "categorical"]
+    assert priors and all(p * len(X) == pytest.approx(1.5 * needed) for p in priors)
 
 
 def test_ten_rows_are_cross_validated():
