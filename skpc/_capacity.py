@@ -24,6 +24,7 @@ from scipy import stats
 from sklearn.base import clone
 
 from skpc.columns import missing_mask
+from skpc.leaves import Gaussian, MultivariateGaussian
 
 #: Training sets with at least this many cells (rows x columns) skip the search and get
 #: ``structure="hclt"`` with its fixed size rule. Below it one fit takes seconds, so a
@@ -74,26 +75,32 @@ REG_COVARS = (0.0, 1e-2, 1e-1)
 
 #: The Gaussian-mixture candidates' components, and their refit's, have a prior on their
 #: covariances (``MultivariateGaussian``'s ``cov_prior``) for the units short of rows: a
-#: covariance needs ``d + 1`` rows (2 for a diagonal one), and a unit with the flow of
-#: fewer gets the shortfall, times this factor, as pseudo-rows of the columns' covariance
-#: over the training rows. Without it a unit can collapse onto one row: held-out rows
-#: cannot see that (the row is a training row), and as an outlier detector the model then
-#: ranks that row above inliers (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993;
-#: 4 blobs in 10-D with 5% outliers: a unit of weight 0.001 on one outlier ranked it above
-#: 12% of the inliers). A unit with enough rows keeps its maximum-likelihood covariance, so
-#: tight clusters lose nothing (a prior of even one row on every unit, as
+#: covariance needs ``d + 1`` rows (a diagonal one 2; see below), and a unit with the flow
+#: of fewer gets the shortfall, times this factor, as pseudo-rows of the columns'
+#: covariance over the training rows. Without it a unit can collapse onto one row: held-out
+#: rows cannot see that (the row is a training row), and as an outlier detector the model
+#: then ranks that row above inliers (3 blobs with 2% outliers: ROC AUC 0.942 instead of
+#: 0.993; 4 blobs in 10-D with 5% outliers: a unit of weight 0.001 on one outlier ranked it
+#: above 12% of the inliers). On all-continuous columns a diagonal unit needs ``d + 1``
+#: rows too: on fewer its rows can share a value in one column (3 outliers of 3-D data
+#: within 0.01 in one column: a variance of 1.6e-5 there, and those rows ranked above most
+#: inliers; ROC AUC 0.845 with 2 rows needed, 0.923 with ``d + 1``). On mixed columns 2:
+#: ``d + 1`` cost ``PCImputer`` on wine-mixed (``benchmarks/data_layer.py``) accuracy 0.742
+#: to 0.710. A unit with enough rows keeps its maximum-likelihood covariance, so tight
+#: clusters lose nothing (a prior of even one row on every unit, as
 #: ``BayesianGaussianMixture``'s default, cost 8000 rows of thin clusters in 20-D 1.6 nats
 #: per held-out row, and 30 rows of two 8-D blobs 0.36). anemone adds its step's share of
 #: the pseudo-rows per update, so that at its fixed point they count once.
 COV_PRIOR_ROWS = 1.0
 
 #: The HCLT candidates' univariate Gaussian states, and their refit's, have the same prior
-#: (``Gaussian``'s ``var_prior``; one private setting, ``_shortfall_prior``, for both leaf
+#: (``Gaussian``'s ``var_prior``; one private setting, ``_prior_rows``, for both leaf
 #: kinds): a state with the flow of fewer than 2 rows (what a variance needs) gets the
-#: shortfall, times ``COV_PRIOR_ROWS``, as pseudo-rows of the column's variance. Without it a state collapsed onto one training outlier (moons + 3 noise
-#: columns, 3000 rows, 5% outliers: ROC AUC 0.986 against 0.993 for the other starts). Only
-#: where every column is continuous: on mixed columns (a classifier's features and label)
-#: it cost ``PCClassifier`` on wine with 20% missing values log loss 0.083 to 0.102.
+#: shortfall, times ``COV_PRIOR_ROWS``, as pseudo-rows of the column's variance. Without it
+#: a state collapsed onto one training outlier (moons + 3 noise columns, 3000 rows, 5%
+#: outliers: ROC AUC 0.986 against 0.993 for the other starts). Only where every column is
+#: continuous: on mixed columns (a classifier's features and label) it cost
+#: ``PCClassifier`` on wine with 20% missing values log loss 0.083 to 0.102.
 
 #: Diagonal-covariance mixtures are candidates beside the full ones (``GaussianMixture``'s
 #: ``covariance_type="diag"``, which BIC's choice among mixtures also tries): clusters
@@ -158,6 +165,16 @@ NO_PATIENCE = 10**6
 HCLT_SIZES = (("auto", "auto"), (8, 1), (16, 1), (32, 1))
 
 
+def _prior_rows(covariance_rows=None):
+    """``_prior_rows`` of a candidate: the rows below which a unit of each Gaussian leaf
+    kind gets the prior's pseudo-rows (times ``COV_PRIOR_ROWS``): 2 for a variance,
+    ``covariance_rows`` for a covariance (none without)."""
+    rows = {Gaussian.kind: 2 * COV_PRIOR_ROWS}
+    if covariance_rows is not None:
+        rows[MultivariateGaussian.kind] = covariance_rows * COV_PRIOR_ROWS
+    return rows
+
+
 def take(X, rows):
     """Rows of a user's table (DataFrame or array)."""
     return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
@@ -187,7 +204,7 @@ def candidates(est, n_rows, complete=True):
         d = int(gaussian.sum())
         short = n_rows < ROWS_PER_COVARIANCE_ENTRY * d * (d + 1) // 2
         return [{**structure, "n_latents": k, "reg_covar": reg,
-                 "_shortfall_prior": COV_PRIOR_ROWS,
+                 "_prior_rows": _prior_rows(d + 1 if not diagonal or gaussian.all() else 2),
                  **({"_diagonal_cov": True} if diagonal else {})}
                 for diagonal in ((False, True) if d > 1 else (False,))
                 for reg in (regs if short else regs[:1]) for k in MIXTURE_SIZES]
@@ -197,7 +214,7 @@ def candidates(est, n_rows, complete=True):
         # whose components are a Gaussian times a distribution of each categorical column
         # (a Gaussian mixture per class, for a label).
         return [*mixtures({"structure": "mixture"}), *hclts]
-    hclts = [{**h, "_shortfall_prior": COV_PRIOR_ROWS} for h in hclts]
+    hclts = [{**h, "_prior_rows": _prior_rows()} for h in hclts]
     # Full-covariance units need continuous columns, and a RAT two of them (one continuous
     # column: the HCLTs are its mixtures of univariate Gaussians).
     if not gaussian.all() or len(est.leaf_types_) < 2:

@@ -406,9 +406,9 @@ class MultivariateGaussian(InputLayer):
         shortfall ``w`` as pseudo-rows of a conjugate prior, the M-step's covariance
         being ``(S_xx - S_1 mean mean^T + w Psi) / (S_1 + w)`` with ``Psi`` the
         covariance of the region's columns over ``data`` (the identity without it). A
-        unit that takes the flow of fewer rows than a covariance needs (``d + 1``; 2 for
-        a diagonal one) spreads like the data instead of collapsing onto them; a unit
-        with enough keeps its maximum-likelihood covariance. 0: no prior.
+        unit that takes the flow of fewer rows than its covariance needs spreads like the
+        data instead of collapsing onto them; a unit with enough keeps its
+        maximum-likelihood covariance. 0: no prior.
     """
 
     kind = "multivariate_gaussian"

@@ -7,6 +7,7 @@ import pytest
 from _circuits import chain_data
 from scipy import stats
 from scipy.special import logsumexp
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from skpc import PCDensityEstimator, _capacity
@@ -267,7 +268,8 @@ def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows(
     for diagonal in (False, True):
         regs = [p["reg_covar"] for p in mixtures if p.get("_diagonal_cov", False) == diagonal]
         assert regs == [reg for reg in _capacity.REG_COVARS for _ in _capacity.MIXTURE_SIZES]
-    assert all(p["_shortfall_prior"] == _capacity.COV_PRIOR_ROWS for p in mixtures)  # each has the prior
+    needed = _capacity.COV_PRIOR_ROWS * (8 + 1)  # each has the prior: a covariance needs d + 1 rows
+    assert all(p["_prior_rows"]["multivariate_gaussian"] == needed for p in mixtures)
     full = {(r["params"]["n_latents"], r["params"]["reg_covar"]): r for r in pc.capacity_search_["candidates"]
             if r["params"].get("structure") == "rat" and not r["params"].get("_diagonal_cov")}
     diagonal_records = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
@@ -280,24 +282,31 @@ def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows(
     assert regs == [_capacity.REG_COVARS[0]] * 2 * len(_capacity.MIXTURE_SIZES)  # enough rows: the first
 
 
-@pytest.mark.parametrize("structure, params, diagonal, needed", [
-    ("rat", {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}, False, 3 + 1),
-    ("rat", {"depth": 0, "n_repetitions": 1, "multivariate_leaves": True}, True, 2),
-    ("hclt", None, False, 2),  # a univariate state's variance
-    ("mixture", None, False, 2),  # one continuous column beside a categorical one
-])
-def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs(structure, params, diagonal, needed):
+def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 3))
-    if structure == "mixture":
-        X = np.column_stack([X[:, 0], rng.integers(0, 3, 40)])
-    pc = PCDensityEstimator(structure=structure, structure_params=params, n_latents=2, max_iter=1,
-                            random_state=0)
-    vars(pc).update(_shortfall_prior=1.5, _diagonal_cov=diagonal)
-    pc.fit(X)
-    priors = [getattr(leaf, "cov_prior", getattr(leaf, "var_prior", None)) for leaf in pc.circuit_.leaves
-              if leaf.kind != "categorical"]
-    assert priors and all(p * len(X) == pytest.approx(1.5 * needed) for p in priors)
+    mixed = np.column_stack([X, rng.integers(0, 3, 40)])
+    one = np.column_stack([X[:, 0], rng.integers(0, 3, 40)])  # one continuous column
+    full, diag = ("multivariate_gaussian", False), ("multivariate_gaussian", True)
+    # On continuous columns a diagonal unit needs d + 1 rows as a full one does; on mixed
+    # columns a diagonal one 2; a univariate state 2 (with no prior for mixed columns' HCLTs).
+    for data, needed in ((X, {full: 4, diag: 4, ("gaussian", False): 2}),
+                         (mixed, {full: 4, diag: 2}), (one, {("gaussian", False): 2})):
+        pc = PCDensityEstimator(random_state=0, max_iter=1).fit(data)
+        for record in pc.capacity_search_["candidates"]:
+            params = record["params"]
+            if "_kernel_bandwidth" in params or "_prior_rows" not in params:
+                assert params["structure"] in ("rat", "hclt")  # the kernels; mixed columns' HCLTs
+                continue
+            model = clone(pc).set_params(**{k: v for k, v in params.items() if not k.startswith("_")})
+            vars(model).update({k: v for k, v in params.items() if k.startswith("_")})
+            model.set_params(max_iter=1).fit(data)
+            for leaf in model.circuit_.leaves:
+                if leaf.kind == "categorical":
+                    continue
+                prior = leaf.cov_prior if leaf.kind == "multivariate_gaussian" else leaf.var_prior
+                key = (leaf.kind, bool(getattr(leaf, "diagonal", False)))
+                assert prior * len(data) == pytest.approx(_capacity.COV_PRIOR_ROWS * needed[key])
 
 
 def test_ten_rows_are_cross_validated():

@@ -352,7 +352,8 @@ def test_the_map_covariance_is_a_fixed_point_of_anemone_at_every_step_size(diago
     X = np.r_[rng.normal(0, 0.3, (150, 2)), rng.normal(3, 0.5, (5, 2))]  # a cluster of 5 rows
     pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=2, solver="em", max_iter=300,
                             tol=0.0, n_iter_no_change=10**6, pseudocount=0.0, reg_covar=0.0, random_state=0)
-    vars(pc).update(_shortfall_prior=4.0, _diagonal_cov=diagonal)  # the small cluster: 7 or 3 rows short
+    # The small cluster is 3 rows short of the prior's 8.
+    vars(pc).update(_prior_rows={"multivariate_gaussian": 8.0}, _diagonal_cov=diagonal)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         pc.fit(X)
