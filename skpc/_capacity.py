@@ -74,23 +74,26 @@ MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 REG_COVARS = (0.0, 1e-2, 1e-1)
 
 #: The Gaussian-mixture candidates' components, and their refit's, have a prior on their
-#: covariances (``MultivariateGaussian``'s ``cov_prior``) for the units short of rows: a
-#: covariance needs ``d + 1`` rows (a diagonal one 2; see below), and a unit with the flow
-#: of fewer gets the shortfall, times this factor, as pseudo-rows of the columns'
-#: covariance over the training rows. Without it a unit can collapse onto one row: held-out
-#: rows cannot see that (the row is a training row), and as an outlier detector the model
-#: then ranks that row above inliers (3 blobs with 2% outliers: ROC AUC 0.942 instead of
-#: 0.993; 4 blobs in 10-D with 5% outliers: a unit of weight 0.001 on one outlier ranked it
-#: above 12% of the inliers). On all-continuous columns a diagonal unit needs ``d + 1``
-#: rows too: on fewer its rows can share a value in one column (3 outliers of 3-D data
-#: within 0.01 in one column: a variance of 1.6e-5 there, and those rows ranked above most
-#: inliers; ROC AUC 0.845 with 2 rows needed, 0.923 with ``d + 1``). On mixed columns 2:
-#: ``d + 1`` cost ``PCImputer`` on wine-mixed (``benchmarks/data_layer.py``) accuracy 0.742
-#: to 0.710. A unit with enough rows keeps its maximum-likelihood covariance, so tight
-#: clusters lose nothing (a prior of even one row on every unit, as
-#: ``BayesianGaussianMixture``'s default, cost 8000 rows of thin clusters in 20-D 1.6 nats
-#: per held-out row, and 30 rows of two 8-D blobs 0.36). anemone adds its step's share of
-#: the pseudo-rows per update, so that at its fixed point they count once.
+#: covariances (``MultivariateGaussian``'s ``cov_prior``) for the units short of rows
+#: (``covariance_rows``): a unit with the flow of fewer rows than its covariance needs gets
+#: the shortfall, times this factor, as pseudo-rows of the columns' covariance over the
+#: training rows. Without it a unit can collapse onto one row: held-out rows cannot see
+#: that (the row is a training row), and as an outlier detector the model then ranks that
+#: row above inliers (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993; 4 blobs in
+#: 10-D with 5% outliers: a unit of weight 0.001 on one outlier ranked it above 12% of the
+#: inliers). On all-continuous columns a full covariance over ``d`` columns needs ``2 (d +
+#: 1)`` rows, twice its minimum: a unit of 50 rows in 30-D held 45 outliers with a nearly
+#: singular covariance and ranked them above the inliers (ROC AUC 0.78; 1.000 with the
+#: doubled need), and breast cancer gained 2.4 nats per test row. A diagonal unit there
+#: needs ``d + 1``: on fewer its rows can share a value in one column (3 outliers of 3-D
+#: data within 0.01 in one column: a variance of 1.6e-5 there, ROC AUC 0.845 with 2 rows
+#: needed, 0.923 with ``d + 1``). On mixed columns ``d + 1`` and 2, as before: the larger
+#: needs cost ``PCImputer`` on wine-mixed (``benchmarks/data_layer.py``) accuracy 0.742 to
+#: 0.710 and ``PCClassifier`` on breast cancer accuracy. A unit with enough rows keeps its
+#: maximum-likelihood covariance, so tight clusters lose nothing (a prior of even one row
+#: on every unit, as ``BayesianGaussianMixture``'s default, cost 8000 rows of thin clusters
+#: in 20-D 1.6 nats per held-out row, and 30 rows of two 8-D blobs 0.36). anemone adds its
+#: step's share of the pseudo-rows per update, so that at its fixed point they count once.
 COV_PRIOR_ROWS = 1.0
 
 #: The HCLT candidates' univariate Gaussian states, and their refit's, have the same prior
@@ -165,6 +168,15 @@ NO_PATIENCE = 10**6
 HCLT_SIZES = (("auto", "auto"), (8, 1), (16, 1), (32, 1))
 
 
+def covariance_rows(d, diagonal, continuous):
+    """The rows below which a mixture's unit over ``d`` continuous columns gets the prior:
+    on all-continuous columns (``continuous``) ``2 (d + 1)`` for a full covariance and
+    ``d + 1`` for a diagonal one; beside categorical columns ``d + 1`` and 2."""
+    if continuous:
+        return d + 1 if diagonal else 2 * (d + 1)
+    return 2 if diagonal else d + 1
+
+
 def _prior_rows(covariance_rows=None):
     """``_prior_rows`` of a candidate: the rows below which a unit of each Gaussian leaf
     kind gets the prior's pseudo-rows (times ``COV_PRIOR_ROWS``): 2 for a variance,
@@ -204,7 +216,7 @@ def candidates(est, n_rows, complete=True):
         d = int(gaussian.sum())
         short = n_rows < ROWS_PER_COVARIANCE_ENTRY * d * (d + 1) // 2
         return [{**structure, "n_latents": k, "reg_covar": reg,
-                 "_prior_rows": _prior_rows(d + 1 if not diagonal or gaussian.all() else 2),
+                 "_prior_rows": _prior_rows(covariance_rows(d, diagonal, gaussian.all())),
                  **({"_diagonal_cov": True} if diagonal else {})}
                 for diagonal in ((False, True) if d > 1 else (False,))
                 for reg in (regs if short else regs[:1]) for k in MIXTURE_SIZES]

@@ -268,8 +268,9 @@ def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows(
     for diagonal in (False, True):
         regs = [p["reg_covar"] for p in mixtures if p.get("_diagonal_cov", False) == diagonal]
         assert regs == [reg for reg in _capacity.REG_COVARS for _ in _capacity.MIXTURE_SIZES]
-    needed = _capacity.COV_PRIOR_ROWS * (8 + 1)  # each has the prior: a covariance needs d + 1 rows
-    assert all(p["_prior_rows"]["multivariate_gaussian"] == needed for p in mixtures)
+    for p in mixtures:  # each has the prior: below 2 (d + 1) rows for a full covariance, d + 1 diagonal
+        needed = _capacity.COV_PRIOR_ROWS * (8 + 1) * (1 if p.get("_diagonal_cov") else 2)
+        assert p["_prior_rows"]["multivariate_gaussian"] == needed
     full = {(r["params"]["n_latents"], r["params"]["reg_covar"]): r for r in pc.capacity_search_["candidates"]
             if r["params"].get("structure") == "rat" and not r["params"].get("_diagonal_cov")}
     diagonal_records = [r for r in pc.capacity_search_["candidates"] if r["params"].get("_diagonal_cov")]
@@ -288,9 +289,9 @@ def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs():
     mixed = np.column_stack([X, rng.integers(0, 3, 40)])
     one = np.column_stack([X[:, 0], rng.integers(0, 3, 40)])  # one continuous column
     full, diag = ("multivariate_gaussian", False), ("multivariate_gaussian", True)
-    # On continuous columns a diagonal unit needs d + 1 rows as a full one does; on mixed
-    # columns a diagonal one 2; a univariate state 2 (with no prior for mixed columns' HCLTs).
-    for data, needed in ((X, {full: 4, diag: 4, ("gaussian", False): 2}),
+    # On continuous columns a full covariance needs 2 (d + 1) rows and a diagonal one d + 1;
+    # on mixed ones d + 1 and 2; a univariate state 2 (no prior for mixed columns' HCLTs).
+    for data, needed in ((X, {full: 8, diag: 4, ("gaussian", False): 2}),
                          (mixed, {full: 4, diag: 2}), (one, {("gaussian", False): 2})):
         pc = PCDensityEstimator(random_state=0, max_iter=1).fit(data)
         for record in pc.capacity_search_["candidates"]:

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from structures_helpers import check_flows_by_finite_differences, flows, make_circuit
 
-from skpc import PCDensityEstimator
+from skpc import PCDensityEstimator, _capacity
 from skpc._backend import CPU
 from skpc.leaves import Gaussian
 from skpc.solvers import EM
@@ -286,7 +286,7 @@ def test_the_search_gives_its_hclts_the_variance_prior_and_a_plain_hclt_none():
     X = blobs(150, d=2, seed=2)
     pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
     hclts = [r["params"] for r in pc.capacity_search_["candidates"] if r["params"]["structure"] == "hclt"]
-    assert hclts and all(p["_prior_rows"] == {"gaussian": 2.0} for p in hclts)
+    assert hclts and all(p["_prior_rows"] == {"gaussian": 2 * _capacity.COV_PRIOR_ROWS} for p in hclts)
     plain = PCDensityEstimator(structure="hclt", max_iter=2, random_state=0).fit(X)
     assert all(leaf.var_prior == 0.0 for leaf in plain.circuit_.leaves)
     # On mixed columns (a classifier's features and label) the HCLTs keep their plain M-step.
