@@ -177,13 +177,13 @@ def covariance_rows(d, diagonal, continuous):
     return 2 if diagonal else d + 1
 
 
-def _prior_rows(covariance_rows=None):
+def _prior_rows(covariance=None):
     """``_prior_rows`` of a candidate: the rows below which a unit of each Gaussian leaf
     kind gets the prior's pseudo-rows (times ``COV_PRIOR_ROWS``): 2 for a variance,
-    ``covariance_rows`` for a covariance (none without)."""
+    ``covariance`` (from ``covariance_rows``) for a covariance (none without)."""
     rows = {Gaussian.kind: 2 * COV_PRIOR_ROWS}
-    if covariance_rows is not None:
-        rows[MultivariateGaussian.kind] = covariance_rows * COV_PRIOR_ROWS
+    if covariance is not None:
+        rows[MultivariateGaussian.kind] = covariance * COV_PRIOR_ROWS
     return rows
 
 

@@ -488,16 +488,16 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             zeros, ones = np.zeros(variables.shape), np.ones(variables.shape)
             options = dict(min_var=self.min_var, reg_covar=self.reg_covar_, data_mean=zeros, data_std=ones)
             # structure="auto" gives some candidates a prior for the units short of the rows
-            # their (co)variance needs (_capacity.COV_PRIOR_ROWS), as a share of the rows.
+            # their (co)variance needs (_capacity.covariance_rows), as a share of the rows.
             prior = getattr(self, "_prior_rows", {}).get(kind, 0.0) / X.shape[0]
             if kind == MultivariateGaussian.kind:  # an input region over several columns
                 if bandwidth is not None:  # the kernels are placed below: no k-means start
                     return MultivariateGaussian(variables, self.n_latents_, backend, dtype, diagonal=True,
                                                 **options)
-                diagonal = getattr(self, "_diagonal_cov", False)  # structure="auto" tries both
+                # structure="auto" tries diagonal covariances too (_capacity).
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
-                                            cov_prior=prior,
-                                            diagonal=diagonal, **options)
+                                            cov_prior=prior, diagonal=getattr(self, "_diagonal_cov", False),
+                                            **options)
             return Gaussian(variables, self.n_latents_, backend, dtype, rng, var_prior=prior, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),

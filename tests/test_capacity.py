@@ -299,9 +299,9 @@ def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs():
             if "_kernel_bandwidth" in params or "_prior_rows" not in params:
                 assert params["structure"] in ("rat", "hclt")  # the kernels; mixed columns' HCLTs
                 continue
-            model = clone(pc).set_params(**{k: v for k, v in params.items() if not k.startswith("_")})
-            vars(model).update({k: v for k, v in params.items() if k.startswith("_")})
-            model.set_params(max_iter=1).fit(data)
+            model = clone(pc)
+            with _capacity.settings(model, params):  # as the refit of a chosen candidate
+                model.fit(data)
             for leaf in model.circuit_.leaves:
                 if leaf.kind == "categorical":
                     continue
