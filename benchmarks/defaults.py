@@ -20,7 +20,8 @@ Prints markdown tables (issue 17):
 (d) the choice the defaults made on each set (seed 0);
 (f) ``--only more``: section (a)'s protocol on other shapes and sizes (iris, 20 rows of
     linnerud, make_classification, a swiss roll and an S curve, two 1-D modes, 40 rows of
-    two 8-D blobs, skewed log-normal columns), with (g) the choices there;
+    two 8-D blobs, skewed log-normal columns, ``load_digits`` on its first 10 principal
+    components), with (g) the choices there;
 (e) ``--only rules``: variants of the search (``RULES``: one held-out split or 5-fold
     cross-validation, the one-standard-error rule or the best score, the first fold's
     screening, the Gaussian mixtures' covariance prior) compared on validation data
@@ -61,6 +62,7 @@ from sklearn.datasets import (
     make_s_curve,
     make_swiss_roll,
 )
+from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -119,6 +121,7 @@ MORE = {
     "two 8-D blobs": lambda rng: make_blobs(40, 8, centers=2, random_state=0)[0],
     "log-normal 3-D": lambda rng: np.exp(rng.normal(size=(400, 3)) @ np.array([[1, .5, 0], [0, 1, .3],
                                                                                 [0, 0, 1]])),
+    "digits, 10 principal components": lambda rng: PCA(10, random_state=0).fit_transform(load_digits().data),
 }
 
 

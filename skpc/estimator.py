@@ -93,7 +93,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         ``structure_params``) chooses the circuit and its size on held-out rows of the
         training data: Gaussian mixtures (RATs of depth 0 with full- or
         diagonal-covariance leaves, from a single Gaussian up), single HCLTs and, on
-        complete tables of at most 2000 rows and 6 columns, kernel density estimates
+        complete tables of at most 2000 rows and 16 columns, kernel density estimates
         (one Gaussian unit per row) for continuous columns, HCLTs of several sizes
         otherwise, each scored on rows it was not fitted on (5-fold cross-validation
         up to 20 000 cells, above it one held-out fifth); the choice is refitted on
@@ -501,7 +501,7 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             return Gaussian(variables, self.n_latents_, backend, dtype, rng, var_prior=prior, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),
-                     dtype, backend)
+                     dtype, backend, diagonal=bandwidth is not None or getattr(self, "_diagonal_cov", False))
         self.structure_ = graph
         self.device_ = backend.name
         self._built_with = self._structural()

@@ -454,8 +454,10 @@ class MultivariateGaussian(InputLayer):
     def _shaped(self, xp, cov):
         """Covariances ``(..., d, d)`` symmetrised (diagonal when ``diagonal``), their
         eigenvalues floored at ``min_var``."""
-        cov = cov * xp.eye(self.dim) if self.diagonal else 0.5 * (cov + xp.swapaxes(cov, -1, -2))
-        return floor_eigenvalues(xp, cov, self.min_var)
+        if self.diagonal:  # its eigenvalues are its diagonal
+            variances = xp.maximum(xp.diagonal(cov, axis1=-2, axis2=-1), self.min_var)
+            return variances[..., None] * xp.eye(self.dim)
+        return floor_eigenvalues(xp, 0.5 * (cov + xp.swapaxes(cov, -1, -2)), self.min_var)
 
     def n_free_parameters(self):
         """Means and distinct covariance entries of every unit."""
@@ -504,12 +506,18 @@ class MultivariateGaussian(InputLayer):
         self.cov = cov.astype(self.dtype, copy=False)
         self._mean64 = self.mean.astype(np.float64)
         self._cov64 = self.cov.astype(np.float64)
+        self._eye = xp.eye(self.dim, dtype=np.float64)
+        if self.diagonal:  # independent columns: no factorisation
+            self._var64 = xp.diagonal(self._cov64, axis1=2, axis2=3).copy()  # (r, k, d)
+            self._log_var = xp.log(self._var64)
+            self._inv_std = (1.0 / xp.sqrt(self._var64)).astype(self.dtype)
+            self._logdet = self._log_var.sum(axis=2)
+            return
         chol = xp.linalg.cholesky(self._cov64)
         # Complete rows: |L^-1 (x - mu)|^2 is the quadratic form; log|Sigma| = 2 sum log L_ii.
         self._whiten = xp.ascontiguousarray(
             xp.swapaxes(xp.linalg.inv(chol), 2, 3).astype(self.dtype))  # (L^-1)^T
         self._logdet = 2 * xp.log(xp.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)  # (r, k) float64
-        self._eye = xp.eye(self.dim, dtype=np.float64)
 
     @property
     def params(self):
@@ -523,12 +531,13 @@ class MultivariateGaussian(InputLayer):
     def prepare(self, X):
         """Observed values (0 where missing) ``(r, batch, d)``, the observed mask, the
         number of observed values ``(r, batch)``, and the (region, row) pairs with some
-        but not all values observed."""
+        but not all values observed (none for diagonal units, whose missing values the
+        passes integrate out column by column, without d x d matrices per row)."""
         xp = self.backend.xp
         x, miss = self.columns(X)
         seen = ~miss
         n_seen = seen.sum(axis=2)
-        partial = xp.nonzero((n_seen > 0) & (n_seen < self.dim))
+        partial = xp.nonzero((n_seen > 0) & (n_seen < self.dim) & (not self.diagonal))
         return xp.where(miss, 0, x).astype(self.dtype), seen, n_seen, partial
 
     def _partial_pairs(self, data):
@@ -593,9 +602,17 @@ class MultivariateGaussian(InputLayer):
         x, seen, n_seen, (ri, bi) = data
         log2pi = np.log(2 * np.pi)
         diff = (x[:, None, :, :] - self.mean[:, :, None, :]) * seen[:, None, :, :].astype(self.dtype)
-        white = xp.matmul(diff, self._whiten)  # (r, k, batch, d)
+        if self.diagonal:
+            white = diff * self._inv_std[:, :, None, :]
+        else:
+            white = xp.matmul(diff, self._whiten)  # (r, k, batch, d)
         quad = (white * white).sum(axis=3)
-        logp = -0.5 * (quad + (self._logdet[:, :, None] + self.dim * log2pi).astype(self.dtype))
+        if self.diagonal and mode == "sum":  # the observed columns' log-variances and constants only
+            logdet = xp.swapaxes(xp.matmul(seen.astype(np.float64), xp.swapaxes(self._log_var, 1, 2)), 1, 2)
+            constant = n_seen[:, None, :] * log2pi
+        else:
+            logdet, constant = self._logdet[:, :, None], self.dim * log2pi
+        logp = -0.5 * (quad + (logdet + constant).astype(self.dtype))
         if self._n_partial(data):
             quad_o, logdet_o = self._observed_marginal(data)
             if mode == "sum":
@@ -618,14 +635,24 @@ class MultivariateGaussian(InputLayer):
         the conditional distribution for partly observed rows, and the flow of rows with
         none of the region's values (their expectation is added in :meth:`sufficient`)."""
         xp = self.backend.xp
-        x, _, n_seen, (ri, bi) = data
+        x, seen, n_seen, (ri, bi) = data
         flow = flow.astype(np.float64)
         x = x.astype(np.float64)
+        stats[3] += (flow * (n_seen == 0)[:, None, :]).sum(axis=2)
+        if self.diagonal:  # a missing value's conditional mean and variance are the unit's own
+            f = flow * (n_seen > 0)[:, None, :]
+            # (r, k, batch, d): the observed values, the unit's mean where missing
+            cmean = xp.where(seen[:, None, :, :], x[:, None, :, :], self._mean64[:, :, None, :])
+            weighted = f[..., None] * cmean
+            stats[0] += f.sum(axis=2)
+            stats[1] += weighted.sum(axis=2)
+            missing_var = xp.matmul(f, (~seen).astype(np.float64)) * self._var64  # (r, k, d)
+            stats[2] += xp.matmul(xp.swapaxes(weighted, 2, 3), cmean) + missing_var[..., None] * self._eye
+            return
         f = flow * (n_seen == self.dim)[:, None, :]  # (r, k, batch)
         stats[0] += f.sum(axis=2)
         stats[1] += xp.matmul(f, x)
         stats[2] += xp.matmul(xp.swapaxes(f[:, :, :, None] * x[:, None, :, :], 2, 3), x[:, None, :, :])
-        stats[3] += (flow * (n_seen == 0)[:, None, :]).sum(axis=2)
         if self._n_partial(data):
             cmean, ccov = self._observed_conditional(data, with_cov=True)
             fp = flow[ri, :, bi]  # (m, k)

@@ -5,6 +5,7 @@ integration, closed-form marginal and conditional Gaussians computed row by row 
 numpy, and finite differences.
 """
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -67,12 +68,16 @@ def set_full_gmm(circuit, weights, means, covs, columns=None):
     root.set_params((weights[None, None, :].copy(),))
 
 
-def gmm_circuit(k, d, seed=0, min_var=1e-12, reg_covar=0.0):
+def gmm_circuit(k, d, seed=0, min_var=1e-12, reg_covar=0.0, diagonal=False):
+    """A random GMM's circuit; ``diagonal``: its covariances' diagonals, in diagonal units
+    (whose passes integrate missing values out column by column)."""
     circuit = make_circuit(rat_spn(d, depth=0, n_repetitions=1, multivariate_leaves=True), k,
                            ["gaussian"] * d, seed=seed, min_var=min_var, reg_covar=reg_covar)
-    params = random_gmm(k, d, seed)
-    set_full_gmm(circuit, *params)
-    return circuit, params
+    w, m, c = random_gmm(k, d, seed)
+    if diagonal:
+        circuit.leaves[0].diagonal, c = True, c * np.eye(d)
+    set_full_gmm(circuit, w, m, c)
+    return circuit, (w, m, c)
 
 
 def conditional(mean, cov, x):
@@ -178,9 +183,10 @@ def test_reg_covar_is_added_to_the_fitted_covariance(structure, structure_params
         np.testing.assert_allclose(leaf.var[np.argsort(leaf.variables), 0], np.diag(expected), rtol=1e-10)
 
 
-def test_em_step_with_missing_values_equals_row_by_row_conditionals():
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_em_step_with_missing_values_equals_row_by_row_conditionals(diagonal):
     X, k = with_nan(correlated(n=120, d=4, seed=2), 0.3, seed=1), 2
-    circuit, (w, m, c) = gmm_circuit(k, 4, seed=4)
+    circuit, (w, m, c) = gmm_circuit(k, 4, seed=4, diagonal=diagonal)
     EM(pseudocount=0.0).update(circuit, flows(circuit, X), len(X), 1.0)
     nk, sx, sxx = np.zeros(k), np.zeros((k, 4)), np.zeros((k, 4, 4))
     for x in X:
@@ -193,14 +199,17 @@ def test_em_step_with_missing_values_equals_row_by_row_conditionals():
             sxx[j] += resp[j] * (np.outer(cmean, cmean) + ccov)
     mean = sx / nk[:, None]
     cov = sxx / nk[:, None, None] - mean[:, :, None] * mean[:, None, :]
+    if diagonal:  # the M-step keeps the diagonal
+        cov = cov * np.eye(4)
     np.testing.assert_allclose(circuit.sum_layers[0].weights[0, 0], nk / len(X), rtol=1e-10)
     np.testing.assert_allclose(circuit.leaves[0].mean[0], mean, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(circuit.leaves[0].cov[0], cov, rtol=1e-9, atol=1e-10)
 
 
-def test_marginals_with_nan_equal_the_marginal_gaussian_mixture():
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_marginals_with_nan_equal_the_marginal_gaussian_mixture(diagonal):
     X = with_nan(correlated(n=80, d=4, seed=5), 0.35, seed=2)
-    circuit, (w, m, c) = gmm_circuit(3, 4, seed=5)
+    circuit, (w, m, c) = gmm_circuit(3, 4, seed=5, diagonal=diagonal)
     expected = [logsumexp(np.log(w) + [conditional(m[j], c[j], x)[0] for j in range(3)]) for x in X]
     np.testing.assert_allclose(circuit.log_likelihood(X, 32), expected, rtol=1e-10, atol=1e-10)
     assert np.all(circuit.log_likelihood(X[:2], 2) == 0)  # nothing observed: p = 1
@@ -230,17 +239,24 @@ def test_integrates_to_one_in_two_dimensions(graph):
     np.testing.assert_allclose(column, marginal, rtol=1e-5, atol=1e-9)
 
 
-def test_mpe_and_conditional_mean_are_the_conditional_gaussian_mean():
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_mpe_and_conditional_mean_are_the_conditional_gaussian_mean(diagonal):
     X = with_nan(correlated(n=40, d=4, seed=6), 0.4, seed=3, all_missing_rows=1)
     pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=1, solver="em", max_iter=1,
-                            dtype="float64", random_state=0).fit(correlated(n=100, d=4))
+                            dtype="float64", random_state=0)
+    vars(pc)["_diagonal_cov"] = diagonal  # as the capacity search's diagonal candidates
+    pc.fit(correlated(n=100, d=4))
+    assert pc.circuit_.leaves[0].diagonal == diagonal
+    shape = np.eye(4) if diagonal else 1.0
     mean, cov = random_gmm(1, 4, seed=7)[1:]
+    cov = cov * shape
     set_full_gmm(pc.circuit_, np.ones(1), mean, cov, pc.columns_)
     expected = np.array([conditional(mean[0], cov[0], x)[1] for x in X])
     np.testing.assert_allclose(pc.predict_mpe(X), expected, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(pc.conditional_mean(X), expected, rtol=1e-10, atol=1e-10)
     # With several components, the conditional mean weighs each unit's conditional mean.
     w, m, c = random_gmm(3, 4, seed=8)
+    c = c * shape
     pc.set_params(n_latents=3).fit(correlated(n=100, d=4))
     set_full_gmm(pc.circuit_, w, m, c, pc.columns_)
     want = []
@@ -249,6 +265,14 @@ def test_mpe_and_conditional_mean_are_the_conditional_gaussian_mean():
         log_joint = np.log(w) + [p[0] for p in parts]
         want.append(np.exp(log_joint - logsumexp(log_joint)) @ np.array([p[1] for p in parts]))
     np.testing.assert_allclose(pc.conditional_mean(X), want, rtol=1e-9, atol=1e-10)
+    # MPE: the conditional mean of the unit with the highest joint density there (the
+    # observed entries' marginal times the conditional density at its mode).
+    mpe = []
+    for x in X:
+        modes = [conditional(m[j], c[j], x)[1] for j in range(3)]
+        best = np.argmax([np.log(w[j]) + multivariate_normal(m[j], c[j]).logpdf(modes[j]) for j in range(3)])
+        mpe.append(modes[best])
+    np.testing.assert_allclose(pc.predict_mpe(X), mpe, rtol=1e-9, atol=1e-10)
 
 
 # -- flows, gradients, statistics ------------------------------------------------------------
@@ -470,6 +494,26 @@ def test_memory_estimate_counts_the_joint_units():
     temporaries = sum(16 * joint_temporary_bytes(3, len(s), 4)
                       for s in (pc.structure_.scopes[r] for r in pc.structure_.input_regions()))
     assert work - temporaries == sum(a.nbytes for a in arrays)
+
+
+def test_diagonal_units_need_no_d_by_d_matrices_per_row():
+    """A diagonal unit's passes over rows with missing values hold (k, d) arrays per row, not
+    k d x d matrices: the estimate drops the d^2 term, and a pass's temporaries stay within it."""
+    k, d = 50, 12
+    assert joint_temporary_bytes(k, d, 4, diagonal=True) == 2 * k * d * 4 + 2 * k * d * 8
+    assert joint_temporary_bytes(k, d, 4) > d * joint_temporary_bytes(k, d, 4, diagonal=True) / 4
+    pc = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=k, max_iter=1, batch_size=64,
+                            random_state=0)
+    vars(pc)["_diagonal_cov"] = True
+    X = with_nan(correlated(n=200, d=d, seed=3), 0.2, seed=1)
+    pc.fit(X)
+    assert pc.circuit_.row_bytes == circuit_bytes(pc.structure_, k, pc.leaf_types_, pc.n_categories_, 1,
+                                                  "float32", diagonal=True)[1]
+    tracemalloc.start()
+    pc.score_samples(X[:64])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * joint_temporary_bytes(k, d, 4, diagonal=True) * 3
 
 
 def test_structure_params_are_checked():

@@ -159,8 +159,9 @@ class Circuit:
             if leaf.kind == "categorical":
                 n_categories[leaf.variables] = leaf.n_categories
         # Bytes of the parameters and of one row's workspace, for sizing chunks on a GPU.
+        diagonal = any(getattr(leaf, "diagonal", False) for leaf in self.leaves)
         self.parameter_bytes, self.row_bytes = circuit_bytes(
-            graph, self.n_units, leaf_kinds, n_categories, 1, self.dtype)
+            graph, self.n_units, leaf_kinds, n_categories, 1, self.dtype, diagonal)
         written = {self.root_row}
         for layer in self.sum_layers[::-1]:
             layer.plan_flow_writes(written)

@@ -20,7 +20,7 @@ WORKSPACE_COPIES = 3
 MIN_CHUNK_ROWS = 1
 
 
-def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
+def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype, diagonal=False):
     """Bytes of a compiled circuit's parameters and of its workspace for one batch.
 
     Counts exactly what :class:`~skpc.engine.Circuit` allocates: categorical input units
@@ -30,7 +30,7 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     every region, the products and mixed values of every sum region, the prepared inputs
     (one-hot codes of categorical columns, values and masks of Gaussian ones) and, with
     Gaussian columns, the exact log-densities of every input region, for ``batch`` rows.
-    A full-covariance region also counts its forward pass's temporaries per row
+    A full-covariance region also counts its passes' temporaries per row
     (:func:`joint_temporary_bytes`): they grow with d (or d^2) times the batch.
 
     Parameters
@@ -44,6 +44,8 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     batch : int
         Rows per batch.
     dtype : numpy dtype
+    diagonal : bool, default=False
+        Whether the units of the regions over several variables have diagonal covariances.
 
     Returns
     -------
@@ -65,7 +67,7 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     if n_gaussian or joint:  # exact log-densities of every input row (see Circuit's workspace)
         work += len(inputs) * k * batch * item
     for d in joint:  # values in dtype, observed mask (bool), count of observed values (int64)
-        work += (d * item + d + 8) * batch + joint_temporary_bytes(k, d, item) * batch
+        work += (d * item + d + 8) * batch + joint_temporary_bytes(k, d, item, diagonal) * batch
     for r in range(graph.n_regions):
         if not graph.is_input(r):
             n_in = sum(k if graph.product == "hadamard" or len(p) == 1 else k * k
@@ -76,11 +78,15 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype):
     return params * item, work
 
 
-def joint_temporary_bytes(k, d, item):
-    """Bytes per row of a full-covariance Gaussian region's forward-pass temporaries:
-    differences and whitened differences (``2 k d`` values in the dtype), and for a row
-    with some of the region's values missing, ``k`` padded d x d matrices, their inverses,
-    and solutions (float64)."""
+def joint_temporary_bytes(k, d, item, diagonal=False):
+    """Bytes per row of a full-covariance Gaussian region's temporaries: differences and
+    whitened differences (``2 k d`` values in the dtype), and for a row with some of the
+    region's values missing, ``k`` padded d x d matrices, their inverses, and solutions
+    (float64). Diagonal units (``diagonal``) integrate missing values out column by
+    column: their statistics' conditional means and weighted means instead (``2 k d``
+    float64)."""
+    if diagonal:
+        return 2 * k * d * item + 2 * k * d * 8
     return 2 * k * d * item + k * (2 * d * d + 2 * d) * 8
 
 
@@ -131,16 +137,18 @@ def rows_that_fit(rows, parameter_bytes, row_bytes, available, smallest, *, held
     )
 
 
-def check_memory(graph, n_latents, leaf_types, n_categories, batch, dtype, backend, available=None):
+def check_memory(graph, n_latents, leaf_types, n_categories, batch, dtype, backend, available=None,
+                 diagonal=False):
     """Raise ValueError, before anything is allocated, when the circuit cannot fit in memory.
 
     On the CPU a pass holds ``batch`` rows at once; on a GPU passes run in chunks sized to
     the free device memory (:meth:`~skpc.engine.Circuit.chunks`), so only the smallest
     chunk, ``MIN_CHUNK_ROWS`` rows, must fit. ``available`` defaults to the backend's
     :meth:`~skpc._backend.Backend.available_memory`; nothing is checked when that is
-    unknown. Returns the bytes needed (:func:`memory_needed`).
+    unknown. ``diagonal``: as :func:`circuit_bytes`. Returns the bytes needed
+    (:func:`memory_needed`).
     """
-    params, row = circuit_bytes(graph, n_latents, leaf_types, n_categories, 1, dtype)
+    params, row = circuit_bytes(graph, n_latents, leaf_types, n_categories, 1, dtype, diagonal)
     smallest = batch if backend.name == "cpu" else MIN_CHUNK_ROWS
     available = backend.available_memory() if available is None else available
     rows_that_fit(smallest, params, row, available, smallest, n_latents=n_latents,
