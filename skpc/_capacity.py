@@ -110,14 +110,17 @@ COV_PRIOR_ROWS = 1.0
 #: with uniform outliers in many columns want a broad diagonal component for the
 #: outliers, where full ones fit them badly (4 blobs in 10-D with 5% outliers: 6 full
 #: ``GaussianMixture`` components -6.2 nats per held-out row, 6 diagonal ones -1.19).
-#: Both shapes try every ``reg_covar`` only where a full covariance is short of data:
+#: Each shape tries every ``reg_covar`` only where its covariance is short of data:
 #: fewer than this many training rows per entry of one component's covariance
-#: (``d (d + 1) / 2`` over ``d`` continuous columns); elsewhere ``reg_covar`` 0 alone. On
-#: 30 rows of two 8-D blobs the full components overfit (-4.96 nats per test row against
-#: -4.43 with diagonal ones, which ``GaussianMixture`` tuned by cross-validation also
-#: picks). In 189 searches of benchmarks/defaults.py on sets with enough rows (every
-#: section but digits, contaminated ones included) no candidate with ``reg_covar`` above
-#: 0 was the best or the chosen one, so leaving them out there changes no choice.
+#: (``d (d + 1) / 2`` full, ``d`` diagonal, over ``d`` continuous columns); elsewhere
+#: ``reg_covar`` 0 alone. On 30 rows of two 8-D blobs the full components overfit (-4.96
+#: nats per test row against -4.43 with diagonal ones, which ``GaussianMixture`` tuned by
+#: cross-validation also picks). In 189 searches of benchmarks/defaults.py on sets with
+#: enough rows (every section but digits, contaminated ones included) no candidate with
+#: ``reg_covar`` above 0 was the best or the chosen one, so leaving them out there changes
+#: no choice; nor, in 39 searches of its sections (a) and (f), was a diagonal one with
+#: ``reg_covar`` above 0 within one standard error of the best outside the two sets
+#: short of rows for a diagonal covariance (30 rows of 8-D blobs, 15 of linnerud).
 ROWS_PER_COVARIANCE_ENTRY = 10
 
 #: Kernel density estimates are candidates too where the Gaussian mixtures are (every
@@ -210,15 +213,18 @@ def candidates(est, n_rows, complete=True):
 
     def mixtures(structure):
         """Every size with full and diagonal covariances, all with the prior; every
-        ``reg_covar`` where a full covariance is short of rows (``ROWS_PER_COVARIANCE_ENTRY``),
-        the first one elsewhere."""
+        ``reg_covar`` where a covariance of that shape is short of rows
+        (``ROWS_PER_COVARIANCE_ENTRY``), the first one elsewhere."""
         d = int(gaussian.sum())
-        short = n_rows < ROWS_PER_COVARIANCE_ENTRY * d * (d + 1) // 2
+
+        def short(diagonal):
+            return n_rows < ROWS_PER_COVARIANCE_ENTRY * (d if diagonal else d * (d + 1) // 2)
+
         return [{**structure, "n_latents": k, "reg_covar": reg,
                  "_prior_rows": _prior_rows(covariance_rows(d, diagonal, gaussian.all())),
                  **({"_diagonal_cov": True} if diagonal else {})}
                 for diagonal in ((False, True) if d > 1 else (False,))
-                for reg in (regs if short else regs[:1]) for k in MIXTURE_SIZES]
+                for reg in (regs if short(diagonal) else regs[:1]) for k in MIXTURE_SIZES]
 
     if gaussian.any() and not gaussian.all():
         # Continuous and categorical columns (a classifier's label among them): mixtures

@@ -259,7 +259,7 @@ def test_a_fit_cut_short_while_improving_warns(params):
     assert pc.converged_
 
 
-def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows():
+def test_mixtures_take_every_reg_covar_where_their_covariance_is_short_of_rows():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 8))  # 36 entries per covariance, under 10 rows each
     pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
@@ -281,6 +281,13 @@ def test_mixtures_take_every_reg_covar_where_a_full_covariance_is_short_of_rows(
     regs = [p["reg_covar"] for p in (r["params"] for r in wide.capacity_search_["candidates"])
             if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
     assert regs == [_capacity.REG_COVARS[0]] * 2 * len(_capacity.MIXTURE_SIZES)  # enough rows: the first
+    # 100 rows over 8 columns: short for a full covariance (36 entries), not for a diagonal one (8).
+    pc.leaf_types_ = np.array(["gaussian"] * 8)
+    between = [p for p in _capacity.candidates(pc, 100)
+               if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
+    for diagonal, regs in ((False, _capacity.REG_COVARS), (True, _capacity.REG_COVARS[:1])):
+        got = [p["reg_covar"] for p in between if p.get("_diagonal_cov", False) == diagonal]
+        assert got == [reg for reg in regs for _ in _capacity.MIXTURE_SIZES]
 
 
 def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs():
