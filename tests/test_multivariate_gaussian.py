@@ -436,14 +436,18 @@ def test_float32_on_nearly_collinear_data_stays_finite():
 
 
 @pytest.mark.parametrize("solver", ["em", "anemone"])
-def test_the_device_path_equals_the_cpu(monkeypatch, solver):
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_the_device_path_equals_the_cpu(monkeypatch, solver, diagonal):
     real = skpc.estimator.get_backend
     monkeypatch.setattr(skpc.estimator, "get_backend", lambda d: StrictBackend() if d == "gpu" else real(d))
     X = with_nan(correlated(n=200, d=4, seed=16), 0.15, seed=8)
     kw = dict(structure="rat", n_latents=2, solver=solver, max_iter=3, batch_size=64, dtype="float64",
               random_state=0, structure_params=SPLIT)
-    cpu = PCDensityEstimator(**kw).fit(X)
-    gpu = PCDensityEstimator(**kw, device="gpu").fit(X)
+    cpu, gpu = PCDensityEstimator(**kw), PCDensityEstimator(**kw, device="gpu")
+    for pc in (cpu, gpu):  # diagonal units: as the capacity search's diagonal candidates
+        vars(pc)["_diagonal_cov"] = diagonal
+        pc.fit(X)
+    assert gpu.circuit_.leaves[0].diagonal == diagonal
     assert isinstance(gpu.circuit_.leaves[0].cov, DeviceArray)
     np.testing.assert_allclose(gpu.history_["train_loglik"], cpu.history_["train_loglik"], rtol=1e-12)
     # (atol: the rows with nothing observed score 0 on one path and -1e-16 on the other.)
