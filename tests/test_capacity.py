@@ -285,9 +285,15 @@ def test_mixtures_take_every_reg_covar_where_their_covariance_is_short_of_rows()
     pc.leaf_types_ = np.array(["gaussian"] * 8)
     between = [p for p in _capacity.candidates(pc, 100)
                if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
-    for diagonal, regs in ((False, _capacity.REG_COVARS), (True, _capacity.REG_COVARS[:1])):
-        got = [p["reg_covar"] for p in between if p.get("_diagonal_cov", False) == diagonal]
+    # With a fifth of the values missing, 100 rows are 80 rows' worth: short for a diagonal one too.
+    holes = rng.random((100, 8)) < 0.2
+    with_nan = [p for p in _capacity.candidates(pc, 100, holes) if p["structure"] == "rat"]
+    expected = [(False, _capacity.REG_COVARS, between), (True, _capacity.REG_COVARS[:1], between),
+                (True, _capacity.REG_COVARS, with_nan)]
+    for diagonal, regs, listed in expected:
+        got = [p["reg_covar"] for p in listed if p.get("_diagonal_cov", False) == diagonal]
         assert got == [reg for reg in regs for _ in _capacity.MIXTURE_SIZES]
+    assert not any("_kernel_bandwidth" in p for p in with_nan)  # kernels need complete rows
 
 
 def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs():
