@@ -24,7 +24,7 @@ from scipy import stats
 from sklearn.base import clone
 
 from skpc.columns import missing_mask
-from skpc.leaves import Gaussian, MultivariateGaussian
+from skpc.leaves import Gaussian, MultivariateGaussian, shared_kmeans
 
 #: Training sets with at least this many cells (rows x columns) skip the search and get
 #: ``structure="hclt"`` with its fixed size rule. Below it one fit takes seconds, so a
@@ -267,18 +267,19 @@ def search(est, X, rng):
     folds = held_out_folds(*X.shape, seed)
     tried = candidates(est, X.shape[0], missing_mask(X))
     fits = []  # for each candidate, its fits (one per fold it was scored on)
-    for settings in tried:
-        fits.append([_fit_fold(est, X, settings, seed, folds[0])])
-        if est.verbose:
-            print(f"candidate {_describe(settings):55s} valid {np.mean(fits[-1][0]['scores']):9.4f} "
-                  f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
-    alive = list(range(len(tried)))
-    for fold in folds[1:]:  # a race: the clear losers on the rows scored so far drop out
-        scored = {i: np.concatenate([f["scores"] for f in fits[i]]) for i in alive}
-        leader = max(scored.values(), key=np.mean)
-        alive = [i for i in alive if not _clearly_below(scored[i], leader, SCREEN_SE)]
-        for i in alive:
-            fits[i].append(_fit_fold(est, X, tried[i], seed, fold))
+    with shared_kmeans():  # candidates of one size share their start on a fold
+        for settings in tried:
+            fits.append([_fit_fold(est, X, settings, seed, folds[0])])
+            if est.verbose:
+                print(f"candidate {_describe(settings):55s} valid {np.mean(fits[-1][0]['scores']):9.4f} "
+                      f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
+        alive = list(range(len(tried)))
+        for fold in folds[1:]:  # a race: the clear losers on the rows scored so far drop out
+            scored = {i: np.concatenate([f["scores"] for f in fits[i]]) for i in alive}
+            leader = max(scored.values(), key=np.mean)
+            alive = [i for i in alive if not _clearly_below(scored[i], leader, SCREEN_SE)]
+            for i in alive:
+                fits[i].append(_fit_fold(est, X, tried[i], seed, fold))
     records = [_record(est, X, settings, f) for settings, f in zip(tried, fits)]
     full = [i for i, f in enumerate(fits) if len(f) == len(folds)]  # scored on every fold
     rows = np.array([np.concatenate([fold["scores"] for fold in fits[i]]) for i in full])

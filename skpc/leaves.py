@@ -7,6 +7,8 @@ statistics for missing values), its M-step, and how to draw or pick a value for 
 unit. Arrays are laid out ``(regions, units, batch)`` to match the engine's buffers.
 """
 
+import contextlib
+import hashlib
 import warnings
 
 import numpy as np
@@ -24,6 +26,46 @@ KMEANS_ROWS = 5000
 #: optimum (3 blobs in 3-D with 20 uniform outliers: a fold's 4 diagonal units held out
 #: -6.09 nats per row from one seeding, -5.64 from the best of three).
 KMEANS_INITS = 3
+
+#: Inside :func:`shared_kmeans`: each k-means start computed there, by its rows, number
+#: of clusters and seed.
+_kmeans_memo = None
+
+
+@contextlib.contextmanager
+def shared_kmeans():
+    """Compute each k-means start once inside the block.
+
+    The capacity search fits many candidates on the same rows from the same seed (full and
+    diagonal covariances, several ``reg_covar``): they start from the same k-means, which
+    is then computed once for all of them.
+    """
+    global _kmeans_memo
+    outer, _kmeans_memo = _kmeans_memo, {}
+    try:
+        yield
+    finally:
+        _kmeans_memo = outer
+
+
+def _kmeans(x, n_clusters, seed):
+    """Labels and centres of the best of ``KMEANS_INITS`` k-means++ seedings on the rows ``x``."""
+    key = None
+    if _kmeans_memo is not None:
+        key = (hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16).digest(), x.shape,
+               n_clusters, seed)
+        if key in _kmeans_memo:
+            return _kmeans_memo[key]
+    # One OpenMP thread: on small starts the threads' start-up and spinning cost far more
+    # than the work (360 rows x 5 columns, 2 clusters: 0.27 s with 2 threads on a busy
+    # 2-core machine, 0.01 s with one).
+    with warnings.catch_warnings(), threadpool_controller().limit(limits=1, user_api="openmp"):
+        warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points
+        km = KMeans(n_clusters, n_init=KMEANS_INITS, random_state=seed).fit(x)
+    result = (km.labels_, km.cluster_centers_)
+    if key is not None:
+        _kmeans_memo[key] = result
+    return result
 
 
 class InputLayer:
@@ -480,23 +522,18 @@ class MultivariateGaussian(InputLayer):
             n_clusters = k * len(regions)
             if x.shape[0] < max(n_clusters, 2):
                 continue  # too few complete rows: keep the random start
-            # One OpenMP thread: on small starts the threads' start-up and spinning cost far
-            # more than the work (360 rows x 5 columns, 2 clusters: 0.27 s with 2 threads on
-            # a busy 2-core machine, 0.01 s with one).
-            with warnings.catch_warnings(), threadpool_controller().limit(limits=1, user_api="openmp"):
-                warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points
-                km = KMeans(n_clusters, n_init=KMEANS_INITS, random_state=int(gen.integers(2**31 - 1))).fit(x)
+            labels, centres = _kmeans(x, n_clusters, int(gen.integers(2**31 - 1)))
             pooled = np.atleast_2d(np.cov(x, rowvar=False))
             covs = np.empty((n_clusters, self.dim, self.dim))
             for c in range(n_clusters):
-                members = x[km.labels_ == c]
+                members = x[labels == c]
                 if members.shape[0] > self.dim:
-                    diff = members - km.cluster_centers_[c]
+                    diff = members - centres[c]
                     covs[c] = diff.T @ diff / members.shape[0]
                 else:
                     covs[c] = pooled
             covs = self._shaped(np, covs)
-            mean[regions] = km.cluster_centers_.reshape(len(regions), k, self.dim)
+            mean[regions] = centres.reshape(len(regions), k, self.dim)
             cov[regions] = covs.reshape(len(regions), k, self.dim, self.dim)
 
     def set_params(self, params, normalise=False):

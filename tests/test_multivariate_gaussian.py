@@ -330,6 +330,26 @@ def test_every_solver_fits(solver):
     assert np.linalg.eigvalsh(cov).min() >= pc.min_var * (1 - 1e-9)
 
 
+def test_shared_kmeans_starts_units_as_separate_k_means_do():
+    """The capacity search's candidates of one size share their k-means start on a fold:
+    the same start as computing it for each, computed once."""
+    X = correlated(n=200, d=3, seed=2)
+
+    def start(diagonal):
+        leaf = MultivariateGaussian([[0, 1, 2]], 4, CPU, "float64", np.random.default_rng(5), data=X,
+                                    diagonal=diagonal)
+        return leaf.mean, leaf.cov
+
+    alone = [start(diagonal) for diagonal in (False, True)]
+    with skpc.leaves.shared_kmeans():
+        shared = [start(diagonal) for diagonal in (False, True)]
+        assert len(skpc.leaves._kmeans_memo) == 1  # one k-means served both
+    assert skpc.leaves._kmeans_memo is None
+    for (mean, cov), (shared_mean, shared_cov) in zip(alone, shared):
+        np.testing.assert_array_equal(mean, shared_mean)
+        np.testing.assert_array_equal(cov, shared_cov)
+
+
 def test_eigenvalues_are_floored_at_min_var():
     X = correlated(n=200, d=3, seed=13)
     X[:, 2] = X[:, 0] + X[:, 1]  # a singular covariance
