@@ -456,6 +456,8 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         bandwidth = getattr(self, "_kernel_bandwidth", None)
         if bandwidth is not None:
             self.n_latents_ = X.shape[0]
+        # Kernels, and the search's diagonal candidates, have diagonal covariances (_capacity).
+        diagonal = bandwidth is not None or getattr(self, "_diagonal_cov", False)
         if isinstance(self.structure, RegionGraph):
             graph = self.structure
             if graph.n_variables != X.shape[1]:
@@ -492,16 +494,14 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
             prior = getattr(self, "_prior_rows", {}).get(kind, 0.0) / X.shape[0]
             if kind == MultivariateGaussian.kind:  # an input region over several columns
                 if bandwidth is not None:  # the kernels are placed below: no k-means start
-                    return MultivariateGaussian(variables, self.n_latents_, backend, dtype, diagonal=True,
+                    return MultivariateGaussian(variables, self.n_latents_, backend, dtype, diagonal=diagonal,
                                                 **options)
-                # structure="auto" tries diagonal covariances too (_capacity).
                 return MultivariateGaussian(variables, self.n_latents_, backend, dtype, rng, data=X,
-                                            cov_prior=prior, diagonal=getattr(self, "_diagonal_cov", False),
-                                            **options)
+                                            cov_prior=prior, diagonal=diagonal, **options)
             return Gaussian(variables, self.n_latents_, backend, dtype, rng, var_prior=prior, **options)
 
         check_memory(graph, self.n_latents_, self.leaf_types_, n_codes, min(self.batch_size, X.shape[0]),
-                     dtype, backend, diagonal=bandwidth is not None or getattr(self, "_diagonal_cov", False))
+                     dtype, backend, diagonal=diagonal)
         self.structure_ = graph
         self.device_ = backend.name
         self._built_with = self._structural()
