@@ -32,6 +32,8 @@ Prints markdown tables (issue 17):
     their contaminated versions (2, 5 and 10% outliers, with and without noise columns),
     section (c)'s protocol, beside the *oracle*: the AUC of ranking the rows by the
     density that generated the inliers, which no model fitted on the rows beats on average;
+(k) ``--only growth``: the sets where mixtures of more than 8 components are tried, with
+    and without them, in one run.
 (j) ``--only clusters``: section (c)'s protocol on ``make_blobs`` clusters in 6, 10 and 20
     dimensions and one correlated Gaussian in 5, which chose nothing, and a tight cluster
     inside a wide one in 3, where a diagonal unit collapsed onto three outliers and led to
@@ -427,12 +429,58 @@ def rules(seeds):
     return table(["data set", *RULES], rows)
 
 
+#: ``--only growth``: sets where mixtures of more than 8 components were tried (the grid's
+#: edge clearly best), a shape of section (h) among them.
+GROWTH = {
+    "16 blobs (3-D)": lambda rng: make_blobs(800, 3, centers=16, cluster_std=0.4, random_state=4)[0],
+    "breast cancer": CONTINUOUS["breast cancer"],
+    "diabetes": CONTINUOUS["diabetes"],
+    "swiss roll": MORE["swiss roll"],
+    "S curve": MORE["S curve"],
+    "rings 1200x3": lambda rng: shape_with_noise("rings", 1200, 1)(np.random.default_rng(7)),
+    "spirals 1200x3": lambda rng: shape_with_noise("spirals", 1200, 1)(np.random.default_rng(7)),
+    "moons 1200x3": lambda rng: shape_with_noise("moons", 1200, 1)(np.random.default_rng(7)),
+}
+
+
+def growth(seeds):
+    """(k) Test log-likelihood per row with the mixtures grown past the grid (as shipped)
+    and without (``MAX_MIXTURE_SIZE`` = the grid's largest size, the refit's batches as
+    given), in one run, section (a)'s split."""
+    rows = []
+    for name, make in GROWTH.items():
+        X = make(np.random.default_rng(0))
+        train, test = train_test_split(X, random_state=0)
+        scaler = StandardScaler().fit(train)
+        train, test = scaler.transform(train), scaler.transform(test)
+        scores, seconds = {}, {}
+        for variant in ("grown", "grid only"):
+            patch = {} if variant == "grown" else {
+                "MAX_MIXTURE_SIZE": max(_capacity.MIXTURE_SIZES),
+                "_same_updates": lambda est, n_fitted, n_rows: est.batch_size}
+            saved = {key: getattr(_capacity, key) for key in patch}
+            vars(_capacity).update(patch)
+            try:
+                fits = [timed(PCDensityEstimator(random_state=seed), train) for seed in seeds]
+            finally:
+                vars(_capacity).update(saved)
+            scores[variant] = np.mean([pc.score(test) for pc, _ in fits])
+            seconds[variant] = np.mean([t for _, t in fits])
+            if variant == "grown":
+                chosen = describe(fits[0][0])
+        rows.append([f"{name} ({X.shape[0]}x{X.shape[1]})", f"**{scores['grown']:.3f}**",
+                     f"{scores['grid only']:.3f}", chosen, f"{seconds['grown'] / seconds['grid only']:.2f}"])
+        print(rows[-1], flush=True)
+    header = ["data set (n x d)", "grown (defaults)", "grid only", "choice (seed 0)", "fit time ratio"]
+    return table(header, rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="+", default=["continuous", "digits", "contaminated"],
                         choices=["continuous", "more", "digits", "contaminated", "clusters", "rules",
-                                 "variants"])
+                                 "variants", "growth"])
     args = parser.parse_args()
     seeds = [0, 1] if args.quick else [0, 1, 2, 3, 4]
     warnings.filterwarnings("ignore", category=UserWarning)  # KernelDensity/GMM grid points
@@ -461,6 +509,9 @@ def main():
     if "clusters" in args.only:
         sections.append(("(j) Clusters in 3-20 dimensions, contaminated: ROC AUC (mean over seeds)",
                          contaminated(seeds[:3], CLUSTERS)))
+    if "growth" in args.only:
+        sections.append(("(k) Mixtures grown past 8 components, and the grid alone (seeds 0-2)",
+                         growth(seeds[:3])))
     if "rules" in args.only:
         sections.append(("(e) Search rules on validation data (75/25 split of the training rows)",
                          rules(seeds)))

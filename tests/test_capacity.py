@@ -9,6 +9,7 @@ from scipy import stats
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 
 from skpc import PCDensityEstimator, _capacity
 from skpc.estimator import PCDensityEstimator as Estimator
@@ -54,12 +55,16 @@ def test_the_chosen_candidate_follows_the_one_standard_error_rule(searched):
     params = [r["params"] for r in records]
     mixtures = [(p.get("_diagonal_cov", False), p["reg_covar"], p["n_latents"])
                 for p in params if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
-    # Full and diagonal covariances, with the first reg_covar alone (enough rows here).
-    assert mixtures == [(diagonal, _capacity.REG_COVARS[0], k) for diagonal in (False, True)
-                        for k in _capacity.MIXTURE_SIZES]
+    # Full and diagonal covariances, with the first reg_covar alone (enough rows here), then
+    # the kinds grown past 8 components (after the grid).
+    grid = [(diagonal, _capacity.REG_COVARS[0], k) for diagonal in (False, True)
+            for k in _capacity.MIXTURE_SIZES]
+    assert mixtures[:len(grid)] == grid
+    assert all(k > max(_capacity.MIXTURE_SIZES) for _, _, k in mixtures[len(grid):])
+    n_grid = len(_capacity.candidates(pc, searched[0].shape[0]))
     kernels = [r["params"]["_kernel_bandwidth"] for r in records if "_kernel_bandwidth" in r["params"]]
-    assert kernels == list(_capacity.KERNEL_BANDWIDTHS)  # and last
-    assert all("_kernel_bandwidth" in r["params"] for r in records[-len(kernels):])
+    assert kernels == list(_capacity.KERNEL_BANDWIDTHS)  # and last of the grid
+    assert all("_kernel_bandwidth" in r["params"] for r in records[n_grid - len(kernels):n_grid])
     assert all(r["seconds"] > 0 for r in records) and search["seconds"] >= sum(r["seconds"] for r in records)
 
 
@@ -374,10 +379,12 @@ def test_a_kernel_model_samples_from_its_kernels_and_survives_a_model_file(tmp_p
     assert np.mean(nearest < 3) > 0.95
 
 
-def test_the_search_picks_a_kernel_density_on_a_thin_manifold():
-    """A noisy swiss roll: the kernels beat every fitted candidate on held-out rows."""
+def test_the_search_picks_a_kernel_density_on_a_thin_manifold(monkeypatch):
+    """A noisy swiss roll: the kernels beat every fitted candidate of the grid on held-out
+    rows (mixtures of more components, grown past the grid, can follow the roll too)."""
     from sklearn.datasets import make_swiss_roll  # noqa: PLC0415
 
+    monkeypatch.setattr(_capacity, "MAX_MIXTURE_SIZE", max(_capacity.MIXTURE_SIZES))
     X = make_swiss_roll(400, noise=0.3, random_state=0)[0]
     pc = PCDensityEstimator(random_state=0).fit(X)
     search = pc.capacity_search_
@@ -429,3 +436,76 @@ def test_the_refit_keeps_the_best_of_its_starts_by_training_log_likelihood(monke
     assert len({id(c) for c, _ in refits}) == _capacity.REFIT_STARTS  # each start builds its circuit
     best = max(range(len(refits)), key=lambda i: refits[i][1])
     assert pc.circuit_ is refits[best][0] and pc.history_["train_loglik"][-1] == refits[best][1]
+
+
+def _fold_fit(score):
+    return [{"scores": np.full(5, float(score))}]
+
+
+def test_a_mixture_kind_grows_past_its_largest_size_while_that_is_its_best():
+    """Each kind (shape, reg_covar) whose largest size scores best on the first fold is tried
+    with 1.5 and 2 times the components; a kind that peaked inside its sizes is not."""
+    full = {"structure": "rat", "reg_covar": 0.0}
+    diagonal = {**full, "_diagonal_cov": True}
+    tried = [{**full, "n_latents": k} for k in (4, 6, 8)] + [{**diagonal, "n_latents": k} for k in (4, 6, 8)]
+    tried.append({"structure": "hclt", "n_latents": 32})
+    fits = [_fold_fit(s) for s in (-3.0, -2.0, -1.0, -1.5, -2.0, -2.5, 0.0)]  # full peaks at 8, diagonal at 4
+    grown = _capacity._larger_mixtures(tried, fits, n_fitted=1000)
+    assert grown == [{**full, "n_latents": 12}, {**full, "n_latents": 16}]
+    # Bounded by MAX_MIXTURE_SIZE and by a quarter of the rows a fold's fit is fitted on.
+    assert _capacity._larger_mixtures(tried, fits, n_fitted=50) == [{**full, "n_latents": 12}]
+    largest = _capacity.MAX_MIXTURE_SIZE
+    top = [{**full, "n_latents": k} for k in (largest * 3 // 4, largest)]
+    assert _capacity._larger_mixtures(top, [_fold_fit(-1.0), _fold_fit(0.0)], n_fitted=10**6) == []
+
+
+def test_a_mixture_kind_stops_growing_where_its_last_step_gained_little():
+    """The largest size is the best of its kind but not clearly (within ``GROW_SE``
+    standard errors of the paired per-row differences from the next size): no growth."""
+    full = {"structure": "rat", "reg_covar": 0.0}
+    tried = [{**full, "n_latents": k} for k in (6, 8)]
+    noise = np.random.default_rng(0).standard_normal(200)
+    below = [{"scores": noise}]
+    for gain, grows in ((0.5, True), (0.01, False)):  # per row, against differences of spread 1
+        fits = [below, [{"scores": noise + gain + np.random.default_rng(1).standard_normal(200)}]]
+        diff = fits[1][0]["scores"] - noise
+        assert (diff.mean() > _capacity.GROW_SE * diff.std(ddof=1) / np.sqrt(200)) == grows
+        assert bool(_capacity._larger_mixtures(tried, fits, n_fitted=1000)) == grows
+
+
+def test_sixteen_blobs_get_sixteen_components():
+    """On 16 tight blobs the mixtures grow past 8 components and the refit takes the
+    candidate's updates per epoch (its 600 rows in one batch, as a fold's 480 were)."""
+    rng = np.random.default_rng(4)
+    centres = rng.uniform(-10, 10, (16, 2))
+    data = centres[rng.integers(0, 16, 800)] + 0.2 * rng.standard_normal((800, 2))
+    X, test = data[:600], data[600:]
+    pc = PCDensityEstimator(random_state=0).fit(X)
+    sizes = {r["params"]["n_latents"] for r in pc.capacity_search_["candidates"]
+             if r["params"]["structure"] == "rat" and "_kernel_bandwidth" not in r["params"]}
+    assert {12, 16} <= sizes
+    chosen = pc.capacity_search_["chosen"]
+    assert chosen["structure"] == "rat" and chosen["n_latents"] >= 16 and chosen["batch_size"] == 600
+    assert pc.batch_size == 512  # the user's parameter, untouched
+    # As good on new rows as the best of GaussianMixture's 8 or 16 components (within 0.05).
+    best = max(GaussianMixture(k, covariance_type=c, random_state=0).fit(X).score(test)
+               for k in (8, 16) for c in ("full", "diag"))
+    assert pc.score(test) > best - 0.05
+
+
+@pytest.mark.parametrize("n_fitted, n_rows, batch_size, per_update, expected",
+                         [(480, 600, 512, 1, 600), (360, 450, 512, 1, 512), (400, 700, 256, 2, 350),
+                          (816, 1020, 512, 1, 512), (1000, 1250, 256, 2, 256)])
+def test_the_refit_takes_one_update_per_epoch_where_a_candidate_did(n_fitted, n_rows, batch_size, per_update,
+                                                                    expected):
+    """A candidate fitted on one batch per update (an EM step per epoch) has its refit take
+    one update of all the rows per epoch; elsewhere the refit keeps ``batch_size``."""
+    est = PCDensityEstimator(batch_size=batch_size, batches_per_update=per_update)
+    assert _capacity._same_updates(est, n_fitted, n_rows) == expected
+
+    def updates(n, batch):
+        return -(-n // min(batch * per_update, n))
+
+    one_step = updates(n_fitted, batch_size) == 1
+    assert (updates(n_rows, expected) == 1) == one_step
+    assert one_step or expected == batch_size
