@@ -44,6 +44,7 @@ Run from the repository root: ``PYTHONPATH=. python benchmarks/defaults.py``
 """
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
@@ -400,10 +401,21 @@ RULES = {  # name: the _capacity settings of the variant (the others as shipped)
 }
 
 
+@contextlib.contextmanager
+def patched(settings):
+    """``_capacity``'s module settings replaced by ``settings`` (name: value) inside the
+    block, the shipped ones restored after it."""
+    shipped = {name: getattr(_capacity, name) for name in settings}
+    vars(_capacity).update(settings)
+    try:
+        yield
+    finally:
+        vars(_capacity).update(shipped)
+
+
 def rules(seeds):
     """Validation log-likelihood of each search rule (never the test split), and the mean
     fit seconds of each rule over all the sets."""
-    shipped = {name: getattr(_capacity, name) for variant in RULES.values() for name in variant}
     rows, seconds = [], {name: 0.0 for name in RULES}
     for name, make in CONTINUOUS.items():
         X = make(np.random.default_rng(0))
@@ -413,15 +425,12 @@ def rules(seeds):
         inner, valid = scaler.transform(inner), scaler.transform(valid)
         row = [name]
         for rule, variant in RULES.items():
-            for attr, value in variant.items():
-                setattr(_capacity, attr, value)
             scores = []
-            for seed in seeds:
-                pc, t = timed(PCDensityEstimator(random_state=seed), inner)
-                scores.append(pc.score(valid))
-                seconds[rule] += t / len(seeds) / len(CONTINUOUS)
-            for attr, value in shipped.items():
-                setattr(_capacity, attr, value)
+            with patched(variant):
+                for seed in seeds:
+                    pc, t = timed(PCDensityEstimator(random_state=seed), inner)
+                    scores.append(pc.score(valid))
+                    seconds[rule] += t / len(seeds) / len(CONTINUOUS)
             row.append(f"{np.mean(scores):.2f} (min {min(scores):.2f})")
         rows.append(row)
         print(row, flush=True)
@@ -458,12 +467,8 @@ def growth(seeds):
             patch = {} if variant == "grown" else {
                 "MAX_MIXTURE_SIZE": max(_capacity.MIXTURE_SIZES),
                 "_same_updates": lambda est, n_fitted, n_rows: est.batch_size}
-            saved = {key: getattr(_capacity, key) for key in patch}
-            vars(_capacity).update(patch)
-            try:
+            with patched(patch):
                 fits = [timed(PCDensityEstimator(random_state=seed), train) for seed in seeds]
-            finally:
-                vars(_capacity).update(saved)
             scores[variant] = np.mean([pc.score(test) for pc, _ in fits])
             seconds[variant] = np.mean([t for _, t in fits])
             if variant == "grown":

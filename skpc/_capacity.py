@@ -279,16 +279,20 @@ def search(est, X, rng):
     folds = held_out_folds(*X.shape, seed)
     tried = candidates(est, X.shape[0], missing_mask(X))
     fits = []  # for each candidate, its fits (one per fold it was scored on)
+
+    def first_fold(settings):
+        fits.append([_fit_fold(est, X, settings, seed, folds[0])])
+        if est.verbose:
+            print(f"candidate {_describe(settings):55s} valid {np.mean(fits[-1][0]['scores']):9.4f} "
+                  f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
+
     with shared_kmeans():  # candidates of one size share their start on a fold
         for settings in tried:
-            fits.append([_fit_fold(est, X, settings, seed, folds[0])])
-            if est.verbose:
-                print(f"candidate {_describe(settings):55s} valid {np.mean(fits[-1][0]['scores']):9.4f} "
-                      f"({fits[-1][0]['seconds']:.2f}s)", flush=True)
-        for settings in iter(lambda: _larger_mixtures(tried, fits, X.shape[0] - len(folds[0])), []):
-            for more in settings:
-                tried.append(more)
-                fits.append([_fit_fold(est, X, more, seed, folds[0])])
+            first_fold(settings)
+        for larger in iter(lambda: _larger_mixtures(tried, fits, X.shape[0] - len(folds[0])), []):
+            for settings in larger:
+                tried.append(settings)
+                first_fold(settings)
         alive = list(range(len(tried)))
         for fold in folds[1:]:  # a race: the clear losers on the rows scored so far drop out
             scored = {i: np.concatenate([f["scores"] for f in fits[i]]) for i in alive}
@@ -439,9 +443,7 @@ def _fit_fold(est, X, settings, seed, fold):
 def _record(est, X, settings, fits):
     """What ``capacity_search_`` keeps of a candidate: its settings (``"auto"`` sizes
     resolved), held-out score (mean over its held-out rows), number of parameters, the best
-    epoch of its mean held-out curve (the refit's) and seconds.
-
-    """
+    epoch of its mean held-out curve (the refit's) and seconds."""
     model = fits[0]["model"]
     if settings["structure"] == "hclt":  # the sizes used, "auto" resolved
         k, m = model._hclt_size(X.shape[0] - len(model._valid_rows))
@@ -449,10 +451,9 @@ def _record(est, X, settings, fits):
     length = min(len(f["curve"]) for f in fits)
     curve = np.average([f["curve"][:length] for f in fits], axis=0, weights=[len(f["scores"]) for f in fits])
     scores = np.concatenate([f["scores"] for f in fits])
-    best_epoch = int(np.argmax(curve)) + 1
     return {
         "params": _plain(settings), "valid_loglik": float(np.mean(scores)),
-        "n_parameters": int(model.circuit_.n_free_parameters()), "best_epoch": best_epoch,
+        "n_parameters": int(model.circuit_.n_free_parameters()), "best_epoch": int(np.argmax(curve)) + 1,
         "n_folds": len(fits), "seconds": float(sum(f["seconds"] for f in fits)), "standard_error": None,
     }
 
