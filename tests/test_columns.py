@@ -224,6 +224,23 @@ def test_imputer_keeps_observed_entries_and_dtypes(strategy):
     assert (out.to_numpy()[kept] == frame.to_numpy()[kept]).all()
 
 
+def test_columns_that_cannot_hold_the_filled_values_take_the_fitted_dtype():
+    """New rows whose string and integer columns are all missing (as a CSV's empty column
+    reads: float64 NaN), and a categorical column without a level the model fills in: the
+    filled columns come back in the fitted dtypes (object for the categories), observed
+    entries untouched, and the values are the model's levels."""
+    fitted = PCDensityEstimator(**FAST).fit(mixed_frame())
+    rows = mixed_frame().head(6).copy()
+    rows["city"], rows["kids"] = np.nan, np.nan
+    rows["grade"] = pd.Categorical(["a", None, None, "b", None, "a"], categories=["a", "b"])
+    for out in (fitted.predict_mpe(rows), PCImputer(**FAST).set_output(transform="pandas")
+                .fit(mixed_frame()).transform(rows)):
+        assert set(out["city"]) <= {"Paris", "Lyon", "Nice"} and isinstance(out["city"].iloc[0], str)
+        assert out["kids"].dtype == np.int64 and set(out["kids"]) <= {0, 1, 2, 3}
+        assert set(out["grade"]) <= {"a", "b", "c"} and list(out["grade"].iloc[[0, 3, 5]]) == ["a", "b", "a"]
+        np.testing.assert_array_equal(out["height"], rows["height"])
+
+
 def test_conditional_log_prob_takes_column_names():
     frame = mixed_frame()
     pc = PCDensityEstimator(**FAST).fit(frame)

@@ -614,11 +614,18 @@ class Columns:
                 rows = np.flatnonzero(missing[:, j])
                 values = self._values(j, Z[rows, j])
                 column = out.iloc[:, j]
+                if len(rows) == len(column):  # nothing observed (a CSV's empty column reads as floats)
+                    out[out.columns[j]] = pd.Series(_as_dtype(values, self.dtypes[j]), index=out.index)
+                    continue
                 if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
                     values = values.astype(column.dtype.numpy_dtype if hasattr(column.dtype, "numpy_dtype")
                                            else column.dtype)
                 filled = column.copy()
-                filled.iloc[rows] = values
+                try:
+                    filled.iloc[rows] = values
+                except (TypeError, ValueError):  # a dtype that cannot hold them (categories without the level)
+                    filled = column.astype(object)
+                    filled.iloc[rows] = values
                 out[out.columns[j]] = filled
             return out
         X = np.asarray(X)
