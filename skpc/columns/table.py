@@ -623,7 +623,7 @@ class Columns:
                 filled = column.copy()
                 try:
                     filled.iloc[rows] = values
-                except (TypeError, ValueError):  # a dtype that cannot hold them (categories without the level)
+                except (TypeError, ValueError):  # a dtype that cannot hold them (categories short of a level)
                     filled = column.astype(object)
                     filled.iloc[rows] = values
                 out[out.columns[j]] = filled
