@@ -21,7 +21,7 @@ Prints markdown tables (issue 17):
 (f) ``--only more``: section (a)'s protocol on other shapes and sizes (iris, 20 rows of
     linnerud, make_classification, a swiss roll and an S curve, two 1-D modes, 40 rows of
     two 8-D blobs, skewed log-normal columns, ``load_digits`` on its first 10 principal
-    components), with (g) the choices there;
+    components, two circles), with (g) the choices there;
 (e) ``--only rules``: variants of the search (``RULES``: one held-out split or 5-fold
     cross-validation, the one-standard-error rule or the best score, the first fold's
     screening, the Gaussian mixtures' covariance prior) compared on validation data
@@ -32,8 +32,8 @@ Prints markdown tables (issue 17):
     their contaminated versions (2, 5 and 10% outliers, with and without noise columns),
     section (c)'s protocol, beside the *oracle*: the AUC of ranking the rows by the
     density that generated the inliers, which no model fitted on the rows beats on average;
-(k) ``--only growth``: the sets where mixtures of more than 8 components are tried, with
-    and without them, in one run.
+(k) ``--only growth``: the sets where mixtures of more than 8 components or kernels
+    narrower than the grid's are tried, with and without them, in one run.
 (j) ``--only clusters``: section (c)'s protocol on ``make_blobs`` clusters in 6, 10 and 20
     dimensions and one correlated Gaussian in 5, which chose nothing, and a tight cluster
     inside a wide one in 3, where a diagonal unit collapsed onto three outliers and led to
@@ -60,6 +60,7 @@ from sklearn.datasets import (
     load_linnerud,
     load_wine,
     make_blobs,
+    make_circles,
     make_classification,
     make_moons,
     make_s_curve,
@@ -125,6 +126,7 @@ MORE = {
     "log-normal 3-D": lambda rng: np.exp(rng.normal(size=(400, 3)) @ np.array([[1, .5, 0], [0, 1, .3],
                                                                                 [0, 0, 1]])),
     "digits, 10 principal components": lambda rng: PCA(10, random_state=0).fit_transform(load_digits().data),
+    "two circles": lambda rng: make_circles(500, noise=0.05, factor=0.5, random_state=0)[0],
 }
 
 
@@ -438,8 +440,9 @@ def rules(seeds):
     return table(["data set", *RULES], rows)
 
 
-#: ``--only growth``: sets where mixtures of more than 8 components were tried (the grid's
-#: edge clearly best), a shape of section (h) among them.
+#: ``--only growth``: sets where mixtures of more than 8 components or kernels narrower
+#: than the grid's were tried (the grid's edge clearly best), a shape of section (h) among
+#: them.
 GROWTH = {
     "16 blobs (3-D)": lambda rng: make_blobs(800, 3, centers=16, cluster_std=0.4, random_state=4)[0],
     "breast cancer": CONTINUOUS["breast cancer"],
@@ -449,13 +452,21 @@ GROWTH = {
     "rings 1200x3": lambda rng: shape_with_noise("rings", 1200, 1)(np.random.default_rng(7)),
     "spirals 1200x3": lambda rng: shape_with_noise("spirals", 1200, 1)(np.random.default_rng(7)),
     "moons 1200x3": lambda rng: shape_with_noise("moons", 1200, 1)(np.random.default_rng(7)),
+    "two circles": MORE["two circles"],
+    "a thin ring": lambda rng: thin_ring(rng),
 }
 
 
+def thin_ring(rng, n=800, noise=0.02):
+    """A circle of radius 1 with Gaussian noise of ``noise`` across it (tests/test_capacity.py's)."""
+    t = rng.uniform(0, 2 * np.pi, n)
+    return np.c_[np.cos(t), np.sin(t)] + rng.normal(0, noise, (n, 2))
+
+
 def growth(seeds):
-    """(k) Test log-likelihood per row with the mixtures grown past the grid (as shipped)
-    and without (``MAX_MIXTURE_SIZE`` = the grid's largest size, the refit's batches as
-    given), in one run, section (a)'s split."""
+    """(k) Test log-likelihood per row with the grids' edges grown (as shipped) and
+    without (``MAX_MIXTURE_SIZE`` = the grid's largest size, ``KERNEL_MIN_BANDWIDTH`` its
+    narrowest width, the refit's batches as given), in one run, section (a)'s split."""
     rows = []
     for name, make in GROWTH.items():
         X = make(np.random.default_rng(0))
@@ -466,6 +477,7 @@ def growth(seeds):
         for variant in ("grown", "grid only"):
             patch = {} if variant == "grown" else {
                 "MAX_MIXTURE_SIZE": max(_capacity.MIXTURE_SIZES),
+                "KERNEL_MIN_BANDWIDTH": min(_capacity.KERNEL_BANDWIDTHS),
                 "_same_updates": lambda est, n_fitted, n_rows: est.batch_size}
             with patched(patch):
                 fits = [timed(PCDensityEstimator(random_state=seed), train) for seed in seeds]

@@ -10,6 +10,8 @@ from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KernelDensity
 
 from skpc import PCDensityEstimator, _capacity
 from skpc.estimator import PCDensityEstimator as Estimator
@@ -439,7 +441,9 @@ def test_the_refit_keeps_the_best_of_its_starts_by_training_log_likelihood(monke
 
 
 def _fold_fit(score):
-    return [{"scores": np.full(5, float(score))}]
+    """A first-fold fit whose 5 held-out rows score ``score`` give or take a little (so
+    that paired differences have a spread)."""
+    return [{"scores": float(score) + np.array([0.0, 0.01, -0.01, 0.02, -0.02])}]
 
 
 def test_a_mixture_kind_grows_past_its_largest_size_while_that_is_its_best():
@@ -448,15 +452,15 @@ def test_a_mixture_kind_grows_past_its_largest_size_while_that_is_its_best():
     full = {"structure": "rat", "reg_covar": 0.0}
     diagonal = {**full, "_diagonal_cov": True}
     tried = [{**full, "n_latents": k} for k in (4, 6, 8)] + [{**diagonal, "n_latents": k} for k in (4, 6, 8)]
-    tried.append({"structure": "hclt", "n_latents": 32})
+    tried.append({"structure": "hclt", "n_latents": 32, "structure_params": {"n_components": 8}})
     fits = [_fold_fit(s) for s in (-3.0, -2.0, -1.0, -1.5, -2.0, -2.5, 0.0)]  # full peaks at 8, diagonal at 4
-    grown = _capacity._larger_mixtures(tried, fits, n_fitted=1000)
+    grown = _capacity._past_the_edges(tried, fits, n_fitted=1000)
     assert grown == [{**full, "n_latents": 12}, {**full, "n_latents": 16}]
     # Bounded by MAX_MIXTURE_SIZE and by a quarter of the rows a fold's fit is fitted on.
-    assert _capacity._larger_mixtures(tried, fits, n_fitted=50) == [{**full, "n_latents": 12}]
+    assert _capacity._past_the_edges(tried, fits, n_fitted=50) == [{**full, "n_latents": 12}]
     largest = _capacity.MAX_MIXTURE_SIZE
     top = [{**full, "n_latents": k} for k in (largest * 3 // 4, largest)]
-    assert _capacity._larger_mixtures(top, [_fold_fit(-1.0), _fold_fit(0.0)], n_fitted=10**6) == []
+    assert _capacity._past_the_edges(top, [_fold_fit(-1.0), _fold_fit(0.0)], n_fitted=10**6) == []
 
 
 def test_a_mixture_kind_stops_growing_where_its_last_step_gained_little():
@@ -470,7 +474,44 @@ def test_a_mixture_kind_stops_growing_where_its_last_step_gained_little():
         fits = [below, [{"scores": noise + gain + np.random.default_rng(1).standard_normal(200)}]]
         diff = fits[1][0]["scores"] - noise
         assert (diff.mean() > _capacity.GROW_SE * diff.std(ddof=1) / np.sqrt(200)) == grows
-        assert bool(_capacity._larger_mixtures(tried, fits, n_fitted=1000)) == grows
+        assert bool(_capacity._past_the_edges(tried, fits, n_fitted=1000)) == grows
+
+
+def test_kernels_grow_narrower_while_the_narrowest_is_their_best():
+    """Kernels whose narrowest width scores best get 0.71 and 0.5 times it, down to
+    ``KERNEL_MIN_BANDWIDTH``; nothing wider is tried where the widest is best, and the
+    HCLTs do not grow."""
+    kernel = {"structure": "rat", "n_latents": "auto", "reg_covar": 0.0, "_stop_after": 1}
+    widths = [{**kernel, "_kernel_bandwidth": h} for h in (1.0, 0.5, 0.25)]
+    rising = [_fold_fit(s) for s in (-3.0, -2.0, -1.0)]
+    assert _capacity._past_the_edges(widths, rising, 1000) == [
+        {**kernel, "_kernel_bandwidth": 0.25 * 2**-0.5}, {**kernel, "_kernel_bandwidth": 0.25 / 2}]
+    narrowest = [{**kernel, "_kernel_bandwidth": h} for h in (2 * _capacity.KERNEL_MIN_BANDWIDTH,
+                                                              _capacity.KERNEL_MIN_BANDWIDTH)]
+    assert _capacity._past_the_edges(narrowest, rising[:2], 1000) == []
+    falling = [_fold_fit(s) for s in (-1.0, -2.0, -3.0)]  # the widest is best: nothing wider is tried
+    assert _capacity._past_the_edges(widths, falling, 1000) == []
+    tree = {"structure": "hclt", "structure_params": {"n_components": 1}}
+    trees = [{**tree, "n_latents": k} for k in (8, 16, 32)]
+    assert _capacity._past_the_edges(trees, rising, 1000) == []
+
+
+def test_a_ring_gets_kernels_narrower_than_the_grid():
+    """A thin circle of 800 rows: the narrowest kernel of the grid is the kernels' best, the
+    search goes narrower, and the kernel that stays in the race to the last fold has about
+    the width ``KernelDensity`` tuned by 5-fold cross-validation chooses."""
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 800)
+    X = np.c_[np.cos(t), np.sin(t)] + rng.normal(0, 0.02, (800, 2))
+    pc = PCDensityEstimator(random_state=0).fit(X)
+    kernels = [r for r in pc.capacity_search_["candidates"] if "_kernel_bandwidth" in r["params"]]
+    assert min(r["params"]["_kernel_bandwidth"] for r in kernels) < min(_capacity.KERNEL_BANDWIDTHS)
+    raced = max(kernels, key=lambda r: (r["n_folds"], r["valid_loglik"]))
+    assert raced["n_folds"] == _capacity.CV_FOLDS
+    Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+    kde = GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-2.5, -0.5, 21)}, cv=5).fit(Xs)
+    h = raced["params"]["_kernel_bandwidth"] * len(X) ** (-1 / 6)  # on standardised columns
+    assert 0.5 < h / kde.best_params_["bandwidth"] < 2
 
 
 def test_sixteen_blobs_get_sixteen_components():
