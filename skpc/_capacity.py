@@ -161,8 +161,10 @@ KERNEL_MAX_COLUMNS = 16
 #: sets of benchmarks/defaults.py.
 KERNEL_BANDWIDTHS = tuple(2.0 ** np.arange(-2.0, 0.75, 0.5))
 
-#: ... and narrower ones where the narrowest has the kernels' best score (``_past_the_edges``),
-#: down to this width.
+#: ... and 0.71 and 0.5 times the narrowest where it has the kernels' best first-fold
+#: score, clearly (``GROW_SE``), down to this width (``_past_the_edges``): a thin ring of
+#: 800 rows (noise 0.02 across a circle of radius 1) scored -0.62 nats per test row with
+#: 24 diagonal components on one seed of five, and -0.24 with kernels of 0.09 x Scott's.
 KERNEL_MIN_BANDWIDTH = 2.0**-4
 
 #: Starts of the refit: the chosen candidate is fitted on all the rows this many times
