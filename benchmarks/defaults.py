@@ -440,6 +440,12 @@ def rules(seeds):
     return table(["data set", *RULES], rows)
 
 
+def thin_ring(rng, n=800, noise=0.02):
+    """A circle of radius 1 with Gaussian noise of ``noise`` across it (tests/test_capacity.py's)."""
+    t = rng.uniform(0, 2 * np.pi, n)
+    return np.c_[np.cos(t), np.sin(t)] + rng.normal(0, noise, (n, 2))
+
+
 #: ``--only growth``: sets where mixtures of more than 8 components or kernels narrower
 #: than the grid's were tried (the grid's edge clearly best), a shape of section (h) among
 #: them.
@@ -453,14 +459,8 @@ GROWTH = {
     "spirals 1200x3": lambda rng: shape_with_noise("spirals", 1200, 1)(np.random.default_rng(7)),
     "moons 1200x3": lambda rng: shape_with_noise("moons", 1200, 1)(np.random.default_rng(7)),
     "two circles": MORE["two circles"],
-    "a thin ring": lambda rng: thin_ring(rng),
+    "a thin ring": thin_ring,
 }
-
-
-def thin_ring(rng, n=800, noise=0.02):
-    """A circle of radius 1 with Gaussian noise of ``noise`` across it (tests/test_capacity.py's)."""
-    t = rng.uniform(0, 2 * np.pi, n)
-    return np.c_[np.cos(t), np.sin(t)] + rng.normal(0, noise, (n, 2))
 
 
 def growth(seeds):
