@@ -67,6 +67,9 @@ SCREEN_SE = 3.0
 #: a mixture's held-out score need not rise and fall once with its size (EM's local
 #: optima), and stopping at the first size that did not improve missed the best one
 #: (make_classification, 450 x 12: 6 components at -1.59 behind a poor 4, docs/defaults.md).
+#: Only sizes of at most a quarter of the rows a fit is fitted on (``max_components``; at
+#: least 1): on fewer, most units are the covariance prior's pseudo-rows, and on tables of
+#: 10-40 rows the larger sizes were most of the search's cost.
 MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 
 #: ... and past the largest while it is the best, on continuous columns: a mixture kind
@@ -89,7 +92,8 @@ REG_COVARS = (0.0, 1e-2, 1e-1)
 #: covariances (``MultivariateGaussian``'s ``cov_prior``) for the units short of rows
 #: (``covariance_rows``): a unit with the flow of fewer rows than its covariance needs gets
 #: the shortfall, times this factor, as pseudo-rows of the columns' covariance over the
-#: training rows. Without it a unit can collapse onto one row: held-out rows cannot see
+#: training rows (Ledoit-Wolf shrunk: well conditioned on fewer rows than columns too).
+#: Without it a unit can collapse onto one row: held-out rows cannot see
 #: that (the row is a training row), and as an outlier detector the model then ranks that
 #: row above inliers (3 blobs with 2% outliers: ROC AUC 0.942 instead of 0.993; 4 blobs in
 #: 10-D with 5% outliers: a unit of weight 0.001 on one outlier ranked it above 12% of the
@@ -236,6 +240,7 @@ def candidates(est, n_rows, missing=None):
     # The rows' worth of observed values in the continuous columns: missing values leave a
     # covariance fewer rows to be estimated from.
     observed = n_rows if complete or not gaussian.any() else n_rows * (1 - missing[:, gaussian].mean())
+    sizes = [k for k in MIXTURE_SIZES if k <= max(1, max_components(n_rows - _n_valid(n_rows)))]
 
     def mixtures(structure):
         """Every size with full and diagonal covariances, all with the prior; every
@@ -250,7 +255,7 @@ def candidates(est, n_rows, missing=None):
                  "_prior_rows": _prior_rows(covariance_rows(d, diagonal, gaussian.all())),
                  **({"_diagonal_cov": True} if diagonal else {})}
                 for diagonal in ((False, True) if d > 1 else (False,))
-                for reg in (regs if short(diagonal) else regs[:1]) for k in MIXTURE_SIZES]
+                for reg in (regs if short(diagonal) else regs[:1]) for k in sizes]
 
     if gaussian.any() and not gaussian.all():
         # Continuous and categorical columns (a classifier's label among them): mixtures
@@ -375,8 +380,14 @@ def _past_the_edges(tried, fits, n_fitted):
         else:
             k = edge["n_latents"]
             grown += [{**edge, "n_latents": m} for m in (k * 3 // 2, 2 * k)
-                      if m <= min(MAX_MIXTURE_SIZE, n_fitted // 4)]
+                      if m <= max_components(n_fitted)]
     return grown
+
+
+def max_components(n_fitted):
+    """The most components a mixture candidate fitted on ``n_fitted`` rows has: a quarter
+    of them, up to ``MAX_MIXTURE_SIZE``."""
+    return min(MAX_MIXTURE_SIZE, n_fitted // 4)
 
 
 def _same_updates(est, n_fitted, n_rows):

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.covariance import ledoit_wolf
 from sklearn.exceptions import ConvergenceWarning
 
 from skpc.engine.parallel import threadpool_controller
@@ -482,15 +483,20 @@ class MultivariateGaussian(InputLayer):
 
     def _columns_cov(self, data):
         """``Psi`` of ``cov_prior``: each region's covariance over the complete rows of
-        ``data`` (eigenvalues floored at ``min_var``), or the identity."""
+        ``data``, Ledoit-Wolf shrunk (eigenvalues floored at ``min_var``), or the identity.
+
+        Shrunk, so that it is well conditioned on any number of rows: the sample covariance
+        of 37 rows in 30-D has eigenvalues near zero, and a single Gaussian refitted there
+        (with ``Psi`` the identity on its folds' 29 rows, fewer than its columns) scored -162
+        nats per test row where its folds had scored -32."""
         psi = np.zeros((self.n_regions, self.dim, self.dim)) + np.eye(self.dim)
         if data is None or not self.cov_prior:
             return psi
         for r, scope in enumerate(self.variables):
             x = np.asarray(data[:, scope], dtype=np.float64)
             x = x[~np.isnan(x).any(axis=1)]
-            if x.shape[0] > self.dim:
-                psi[r] = np.atleast_2d(np.cov(x, rowvar=False))
+            if x.shape[0] > 1:
+                psi[r] = np.atleast_2d(ledoit_wolf(x)[0])
         return self._shaped(np, psi)
 
     def _shaped(self, xp, cov):

@@ -268,7 +268,7 @@ def test_a_fit_cut_short_while_improving_warns(params):
 
 def test_mixtures_take_every_reg_covar_where_their_covariance_is_short_of_rows():
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((30, 8))  # 36 entries per covariance, under 10 rows each
+    X = rng.standard_normal((40, 8))  # 36 entries per covariance, under 10 rows each
     pc = PCDensityEstimator(random_state=0, max_iter=2).fit(X)
     mixtures = [p for p in (r["params"] for r in pc.capacity_search_["candidates"])
                 if p["structure"] == "rat" and "_kernel_bandwidth" not in p]
@@ -301,6 +301,16 @@ def test_mixtures_take_every_reg_covar_where_their_covariance_is_short_of_rows()
         got = [p["reg_covar"] for p in listed if p.get("_diagonal_cov", False) == diagonal]
         assert got == [reg for reg in regs for _ in _capacity.MIXTURE_SIZES]
     assert not any("_kernel_bandwidth" in p for p in with_nan)  # kernels need complete rows
+
+
+@pytest.mark.parametrize(("n_rows", "largest"), [(12, 2), (15, 3), (30, 6), (40, 8), (1000, 8)])
+def test_mixture_sizes_stop_at_a_quarter_of_the_rows_a_fit_is_fitted_on(n_rows, largest):
+    pc = PCDensityEstimator()
+    pc.leaf_types_ = np.array(["gaussian"] * 3)
+    sizes = {p["n_latents"] for p in _capacity.candidates(pc, n_rows)
+             if p["structure"] == "rat" and "_kernel_bandwidth" not in p}
+    # A fit holds out a fifth: 12 rows leave 10, whose quarter is 2 components.
+    assert sizes == {k for k in _capacity.MIXTURE_SIZES if k <= largest}
 
 
 def test_each_unit_gets_the_prior_for_the_rows_its_covariance_needs():
