@@ -495,7 +495,7 @@ class MultivariateGaussian(InputLayer):
         for r, scope in enumerate(self.variables):
             x = np.asarray(data[:, scope], dtype=np.float64)
             x = x[~np.isnan(x).any(axis=1)]
-            if x.shape[0] > 1:
+            if x.shape[0] > 2:  # on two rows Ledoit-Wolf estimates no shrinkage: their singular covariance
                 psi[r] = np.atleast_2d(ledoit_wolf(x)[0])
         return self._shaped(np, psi)
 

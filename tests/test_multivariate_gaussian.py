@@ -408,6 +408,13 @@ def test_cov_prior_on_few_rows_in_many_columns_beats_a_diagonal_gaussian(n_rows)
     assert ours > diagonal + 10.0
 
 
+@pytest.mark.parametrize("n_rows", [2, 3, 4, 5, 8, 40])
+def test_the_prior_s_target_is_well_conditioned_on_any_number_of_rows(n_rows):
+    X = np.random.default_rng(n_rows).normal(size=(n_rows, 4))
+    leaf = MultivariateGaussian([[0, 1, 2, 3]], 1, CPU, "float64", data=X, cov_prior=1.0)
+    assert np.linalg.eigvalsh(np.asarray(leaf._prior_cov[0])).min() > 0.05
+
+
 @pytest.mark.parametrize("diagonal", [False, True])
 def test_the_map_covariance_is_a_fixed_point_of_anemone_at_every_step_size(diagonal):
     """EM run to convergence with the covariance prior reaches a MAP point; an anemone
