@@ -69,7 +69,7 @@ SCREEN_SE = 3.0
 #: (make_classification, 450 x 12: 6 components at -1.59 behind a poor 4, docs/defaults.md).
 #: Only sizes of at most a quarter of the rows a fit is fitted on (``max_components``; at
 #: least 1): on fewer, most units are the covariance prior's pseudo-rows, and on tables of
-#: 10-40 rows the larger sizes were most of the search's cost.
+#: 10-40 rows the larger sizes were about half of the search's cost.
 MIXTURE_SIZES = (1, 2, 3, 4, 6, 8)
 
 #: ... and past the largest while it is the best, on continuous columns: a mixture kind
