@@ -401,15 +401,18 @@ class MultivariateGaussian(InputLayer):
 
     Missing values (NaN) are integrated out (``mode="sum"``: the density of the
     observed part is the marginal Gaussian over the observed dimensions) or maximised
-    out (``"max"``). For a row with observed mask o the marginal is computed from
-    ``Sigma_oo`` padded to d x d with the identity on the missing rows and columns, and
-    zeros on the missing entries of ``x - mu``: its log-determinant is that of
-    ``Sigma_oo`` and its quadratic form is the marginal's. With ``M`` its inverse with
-    the missing rows and columns zeroed, the conditional distribution of the missing
-    dimensions is ``N(mu + Sigma M (x - mu), Sigma - Sigma M Sigma)``; EM uses its
-    moments as the expected statistics of a partly observed row, and sampling and the
-    max-product descent draw (or take the mean of) the missing dimensions from it.
-    Complete rows need no per-row matrix: one Cholesky factor per unit serves them.
+    out (``"max"``). For a row with observed mask o and missing mask m, everything is
+    computed from the unit's precision ``Lambda = Sigma^-1`` and its missing block
+    ``Lambda_mm`` only (a row missing 6 of 30 values factorises a 6 x 6 matrix, not
+    ``Sigma_oo``): with ``diff`` the observed part of ``x - mu`` (zeros elsewhere) and
+    ``g = Lambda diff``, the marginal's quadratic form is ``diff . g - g_m
+    Lambda_mm^-1 g_m`` and ``log|Sigma_oo| = log|Sigma| + log|Lambda_mm|`` (the block
+    inverse), and the conditional distribution of the missing dimensions is
+    ``N(mu_m - Lambda_mm^-1 g_m, Lambda_mm^-1)``; EM uses its moments as the expected
+    statistics of a partly observed row, and sampling and the max-product descent draw
+    (or take the mean of) the missing dimensions from it. A batch's blocks are padded
+    to its largest number of missing values with the identity. Complete rows need no
+    per-row matrix: one Cholesky factor per unit serves them.
     Matrix algebra runs in float64 whatever the dtype (the matrices are small).
 
     Parameters
@@ -555,11 +558,13 @@ class MultivariateGaussian(InputLayer):
             self._log_var = xp.log(self._var64)
             self._inv_std = (1.0 / xp.sqrt(self._var64)).astype(self.dtype)
             self._logdet = self._log_var.sum(axis=2)
+            self._prec64 = (1.0 / self._var64)[..., None] * self._eye  # for pick's conditionals
             return
         chol = xp.linalg.cholesky(self._cov64)
         # Complete rows: |L^-1 (x - mu)|^2 is the quadratic form; log|Sigma| = 2 sum log L_ii.
-        self._whiten = xp.ascontiguousarray(
-            xp.swapaxes(xp.linalg.inv(chol), 2, 3).astype(self.dtype))  # (L^-1)^T
+        whiten = xp.swapaxes(xp.linalg.inv(chol), 2, 3)  # (L^-1)^T
+        self._whiten = xp.ascontiguousarray(whiten.astype(self.dtype))
+        self._prec64 = xp.matmul(whiten, xp.swapaxes(whiten, 2, 3))  # Sigma^-1, for the partly observed rows
         self._logdet = 2 * xp.log(xp.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)  # (r, k) float64
 
     @property
@@ -584,47 +589,76 @@ class MultivariateGaussian(InputLayer):
         return xp.where(miss, 0, x).astype(self.dtype), seen, n_seen, partial
 
     def _partial_pairs(self, data):
-        """The partly observed (region, row) pairs as float64: their units' covariances
-        ``(m, k, d, d)`` and means ``(m, k, d)``, their values and observed masks ``(m, 1, d)``."""
+        """The partly observed (region, row) pairs: their regions ``(m, 1)`` and units
+        ``(1, k)`` as index arrays, the units' means ``(m, k, d)``, ``diff`` (the observed
+        part of ``x - mu``) and ``g = Lambda diff`` ``(m, k, d)``, and the observed masks
+        ``(m, 1, d)`` (float64)."""
+        xp = self.backend.xp
         x, seen, _, (ri, bi) = data
-        return (self._cov64[ri], self._mean64[ri], x[ri, bi].astype(np.float64)[:, None, :],
-                seen[ri, bi].astype(np.float64)[:, None, :])
+        diff = (x.astype(np.float64)[:, None] - self._mean64[:, :, None]) * seen[:, None]
+        g = xp.matmul(diff, self._prec64)  # every row's at once: a product per unit, not per pair
+        unit = xp.arange(self.n_units)[None, :]
+        return ri[:, None], unit, self._mean64[ri], diff[ri, :, bi], g[ri, :, bi], seen[ri, bi][:, None, :]
 
     def _observed_marginal(self, data):
         """The quadratic form and the log-determinant of ``Sigma_oo`` ``(m, k)`` of the
-        partly observed pairs' marginals."""
+        partly observed pairs' marginals (see the class docstring)."""
         xp = self.backend.xp
-        padded, diff, _ = self._padded(*self._partial_pairs(data))
-        sol = xp.linalg.solve(padded, diff[..., None])[..., 0]
-        # padded is positive definite: a Cholesky factor gives its log-determinant at half
+        region, unit, _, diff, g, seen = self._partial_pairs(data)
+        block, g_m, _, _ = self._missing_block(region, unit, seen, g)
+        sol = xp.linalg.solve(block, g_m[..., None])[..., 0]
+        # block is positive definite: a Cholesky factor gives its log-determinant at half
         # the cost of slogdet's LU.
-        logdet = 2 * xp.log(xp.diagonal(xp.linalg.cholesky(padded), axis1=-2, axis2=-1)).sum(axis=-1)
-        return (diff * sol).sum(axis=-1), logdet
+        logdet = 2 * xp.log(xp.diagonal(xp.linalg.cholesky(block), axis1=-2, axis2=-1)).sum(axis=-1)
+        return (diff * g).sum(axis=-1) - (g_m * sol).sum(axis=-1), self._logdet[region[:, 0]] + logdet
 
     def _observed_conditional(self, data, with_cov=False):
         """The conditional mean ``(m, k, d)`` and, when asked, covariance ``(m, k, d, d)``
         of the partly observed pairs (see :meth:`_conditional`)."""
-        return self._conditional(*self._partial_pairs(data), with_cov)
+        region, unit, mu, diff, g, seen = self._partial_pairs(data)
+        return self._conditional(region, unit, mu, diff, g, seen, with_cov)
 
-    def _padded(self, cov, mu, x, o):
-        """The padded ``Sigma_oo`` of units ``(..., d, d)`` (see the class docstring),
-        ``diff = (x - mu) o`` and the mask of the observed block ``o o^T``."""
-        oo = o[..., :, None] * o[..., None, :]
-        return cov * oo + self._eye * (1.0 - o)[..., None, :], (x - mu) * o, oo
-
-    def _conditional(self, cov, mu, x, o, with_cov):
-        """The conditional mean (observed entries equal to x) and, when asked, the
-        conditional covariance (zero on the observed rows and columns) of units ``(..., d, d)``
-        given observed values ``x`` with masks ``o`` (float64)."""
+    def _missing_block(self, region, unit, seen, g):
+        """The missing block ``Lambda_mm`` of the precisions of units ``(region, unit)``
+        (index arrays broadcast to a shape ``S`` of two axes) for rows observed where
+        ``seen`` (bool, ``S + (d,)`` broadcast), compacted to the ``t`` columns most missing
+        in any row ``(S, t, t)`` with the identity on the padding; ``g``'s entries in those
+        columns ``(S, t)``, 0 on the padding; the columns and their mask ``(S, t)``."""
         xp = self.backend.xp
-        padded, diff, oo = self._padded(cov, mu, x, o)
-        # The padded inverse is Sigma_oo^-1 on the observed block and the identity
-        # elsewhere, so its solution is zero on the missing entries (diff is).
+        n_miss = self.dim - seen.sum(axis=-1)
+        t = int(self.backend.to_numpy(n_miss.max()))
+        cols = xp.argsort(seen.astype(np.int8), axis=-1)[..., :t]  # the missing columns first
+        valid = xp.arange(t) < n_miss[..., None]
+        both = valid[..., :, None] & valid[..., None, :]
+        block = self._prec64[region[..., None, None], unit[..., None, None],
+                             cols[..., :, None], cols[..., None, :]]
+        block = xp.where(both, block, xp.eye(t))
+        return block, xp.where(valid, xp.take_along_axis(g, cols, axis=-1), 0.0), cols, valid
+
+    def _conditional(self, region, unit, mu, diff, g, seen, with_cov):
+        """The conditional mean (observed entries equal to x) ``S + (d,)`` and, when asked,
+        the conditional covariance (zero on the observed rows and columns) ``S + (d, d)`` of
+        units ``(region, unit)`` with means ``mu``, given ``diff`` and ``g`` of values
+        observed where ``seen`` (see :meth:`_missing_block` and the class docstring)."""
+        xp = self.backend.xp
+        block, g_m, cols, valid = self._missing_block(region, unit, seen, g)
+        mean = mu + diff
+        if cols.shape[-1] == 0:  # nothing missing
+            return mean, (xp.zeros(mean.shape + (self.dim,)) if with_cov else None)
+        if with_cov:
+            inv = xp.linalg.inv(block)  # one factorisation serves the mean and the covariance
+            sol = xp.matmul(inv, g_m[..., None])[..., 0]
+        else:
+            sol = xp.linalg.solve(block, g_m[..., None])[..., 0]
+        a = xp.arange(mean.shape[0])[:, None, None]
+        b = xp.arange(mean.shape[1])[None, :, None]
+        mean[a, b, cols] -= xp.where(valid, sol, 0.0)  # a row's columns are distinct
         if not with_cov:
-            return mu + xp.matmul(cov, xp.linalg.solve(padded, diff[..., None]))[..., 0], None
-        inv = xp.linalg.inv(padded) * oo  # one factorisation serves the mean and the covariance
-        cov_inv = xp.matmul(cov, inv)
-        return mu + xp.matmul(cov_inv, diff[..., None])[..., 0], cov - xp.matmul(cov_inv, cov)
+            return mean, None
+        cov = xp.zeros(mean.shape + (self.dim,))
+        both = valid[..., :, None] & valid[..., None, :]
+        cov[a[..., None], b[..., None], cols[..., :, None], cols[..., None, :]] = xp.where(both, inv, 0.0)
+        return mean, cov
 
     def _n_partial(self, data):
         return int(data[3][0].shape[0])
@@ -682,28 +716,26 @@ class MultivariateGaussian(InputLayer):
         flow = flow.astype(np.float64)
         x = x.astype(np.float64)
         stats[3] += (flow * (n_seen == 0)[:, None, :]).sum(axis=2)
-        if self.diagonal:  # a missing value's conditional mean and variance are the unit's own
-            f = flow * (n_seen > 0)[:, None, :]
-            # (r, k, batch, d): the observed values, the unit's mean where missing
-            cmean = xp.where(seen[:, None, :, :], x[:, None, :, :], self._mean64[:, :, None, :])
-            weighted = f[..., None] * cmean
-            stats[0] += f.sum(axis=2)
-            stats[1] += weighted.sum(axis=2)
-            missing_var = xp.matmul(f, (~seen).astype(np.float64)) * self._var64  # (r, k, d)
-            stats[2] += xp.matmul(xp.swapaxes(weighted, 2, 3), cmean) + missing_var[..., None] * self._eye
-            return
-        f = flow * (n_seen == self.dim)[:, None, :]  # (r, k, batch)
+        f = flow * (n_seen > 0)[:, None, :]  # (r, k, batch)
         stats[0] += f.sum(axis=2)
-        stats[1] += xp.matmul(f, x)
-        stats[2] += xp.matmul(xp.swapaxes(f[:, :, :, None] * x[:, None, :, :], 2, 3), x[:, None, :, :])
-        if self._n_partial(data):
+        if self.diagonal:  # a missing value's conditional mean and variance are the unit's own
+            filled = xp.where(seen[:, None, :, :], x[:, None, :, :], self._mean64[:, :, None, :])
+            missing_var = xp.matmul(f, (~seen).astype(np.float64)) * self._var64  # (r, k, d)
+            extra = missing_var[..., None] * self._eye
+        elif not self._n_partial(data):  # complete rows
+            stats[1] += xp.matmul(f, x)
+            stats[2] += xp.matmul(xp.swapaxes(f[:, :, :, None] * x[:, None, :, :], 2, 3), x[:, None, :, :])
+            return
+        else:  # partly observed rows count as their conditional means plus covariances
             cmean, ccov = self._observed_conditional(data, with_cov=True)
-            fp = flow[ri, :, bi]  # (m, k)
-            second = cmean[..., :, None] * cmean[..., None, :] + ccov
+            filled = xp.broadcast_to(x[:, None], (*flow.shape, self.dim)).copy()  # (r, k, batch, d)
+            filled[ri, :, bi] = cmean
             # ri is non-decreasing (the pairs come from nonzero on (region, row))
-            self.backend.add_sorted(stats[0], ri, fp)
-            self.backend.add_sorted(stats[1], ri, fp[..., None] * cmean)
-            self.backend.add_sorted(stats[2], ri, fp[..., None, None] * second)
+            self.backend.add_sorted(stats[2], ri, flow[ri, :, bi][..., None, None] * ccov)
+            extra = 0.0
+        weighted = f[..., None] * filled
+        stats[1] += weighted.sum(axis=2)
+        stats[2] += xp.matmul(xp.swapaxes(weighted, 2, 3), filled) + extra
 
     def sufficient(self, stats):
         """``(S_1, S_x, S_xx)``: unobserved rows contribute ``[1, mu, Sigma + mu mu^T]``."""
@@ -756,9 +788,10 @@ class MultivariateGaussian(InputLayer):
         seen = ~miss
         k = xp.maximum(units, 0)
         rows = xp.arange(self.n_regions)[:, None]
-        cov, mu = self._cov64[rows, k], self._mean64[rows, k]  # (r, n, d, d), (r, n, d)
-        value, ccov = self._conditional(
-            cov, mu, xp.where(miss, 0.0, x).astype(np.float64), seen.astype(np.float64), mode == "sample")
+        mu = self._mean64[rows, k]  # (r, n, d)
+        diff = xp.where(seen, x.astype(np.float64) - mu, 0.0)
+        g = xp.matmul(self._prec64[rows, k], diff[..., None])[..., 0]
+        value, ccov = self._conditional(rows, k, mu, diff, g, seen, mode == "sample")
         if mode == "sample":
             # The symmetric square root, by eigendecomposition: the conditional covariance
             # is singular on the observed dimensions (their draws are discarded) and may be

@@ -103,6 +103,17 @@ def with_nan(X, fraction, seed, all_missing_rows=2):
     return X
 
 
+def staggered_nan(X):
+    """Row i missing ``i % d`` values: each batch mixes complete rows, rows missing one
+    value and rows with one observed (the precision's missing blocks are padded to the
+    batch's most missing)."""
+    X = X.copy()
+    d = X.shape[1]
+    for i in range(len(X)):
+        X[i, np.random.default_rng(i).permutation(d)[:i % d]] = np.nan
+    return X
+
+
 # -- the closed forms ----------------------------------------------------------------------
 def test_full_covariance_mixture_equals_gaussian_mixture():
     X, k = correlated(), 3
@@ -185,11 +196,13 @@ def test_reg_covar_is_added_to_the_fitted_covariance(structure, structure_params
 
 
 @pytest.mark.parametrize("diagonal", [False, True])
-def test_em_step_with_missing_values_equals_row_by_row_conditionals(diagonal):
-    X, k = with_nan(correlated(n=120, d=4, seed=2), 0.3, seed=1), 2
-    circuit, (w, m, c) = gmm_circuit(k, 4, seed=4, diagonal=diagonal)
+@pytest.mark.parametrize("d", [4, 6], ids=["random-nan", "staggered-nan"])
+def test_em_step_with_missing_values_equals_row_by_row_conditionals(diagonal, d):
+    X = correlated(n=120, d=d, seed=2)
+    X, k = (with_nan(X, 0.3, seed=1) if d == 4 else staggered_nan(X)), 2
+    circuit, (w, m, c) = gmm_circuit(k, d, seed=4, diagonal=diagonal)
     EM(pseudocount=0.0).update(circuit, flows(circuit, X), len(X), 1.0)
-    nk, sx, sxx = np.zeros(k), np.zeros((k, 4)), np.zeros((k, 4, 4))
+    nk, sx, sxx = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
     for x in X:
         parts = [conditional(m[j], c[j], x) for j in range(k)]
         log_joint = np.log(w) + np.array([p[0] for p in parts])
@@ -201,16 +214,18 @@ def test_em_step_with_missing_values_equals_row_by_row_conditionals(diagonal):
     mean = sx / nk[:, None]
     cov = sxx / nk[:, None, None] - mean[:, :, None] * mean[:, None, :]
     if diagonal:  # the M-step keeps the diagonal
-        cov = cov * np.eye(4)
+        cov = cov * np.eye(d)
     np.testing.assert_allclose(circuit.sum_layers[0].weights[0, 0], nk / len(X), rtol=1e-10)
     np.testing.assert_allclose(circuit.leaves[0].mean[0], mean, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(circuit.leaves[0].cov[0], cov, rtol=1e-9, atol=1e-10)
 
 
 @pytest.mark.parametrize("diagonal", [False, True])
-def test_marginals_with_nan_equal_the_marginal_gaussian_mixture(diagonal):
-    X = with_nan(correlated(n=80, d=4, seed=5), 0.35, seed=2)
-    circuit, (w, m, c) = gmm_circuit(3, 4, seed=5, diagonal=diagonal)
+@pytest.mark.parametrize("d", [4, 6], ids=["random-nan", "staggered-nan"])
+def test_marginals_with_nan_equal_the_marginal_gaussian_mixture(diagonal, d):
+    X = correlated(n=80, d=d, seed=5)
+    X = with_nan(X, 0.35, seed=2) if d == 4 else with_nan(staggered_nan(X), 0.0, seed=2)
+    circuit, (w, m, c) = gmm_circuit(3, d, seed=5, diagonal=diagonal)
     expected = [logsumexp(np.log(w) + [conditional(m[j], c[j], x)[0] for j in range(3)]) for x in X]
     np.testing.assert_allclose(circuit.log_likelihood(X, 32), expected, rtol=1e-10, atol=1e-10)
     assert np.all(circuit.log_likelihood(X[:2], 2) == 0)  # nothing observed: p = 1

@@ -81,8 +81,9 @@ def circuit_bytes(graph, n_latents, leaf_types, n_categories, batch, dtype, diag
 def joint_temporary_bytes(k, d, item, diagonal=False):
     """Bytes per row of a full-covariance Gaussian region's temporaries: differences and
     whitened differences (``2 k d`` values in the dtype), and for a row with some of the
-    region's values missing, ``k`` padded d x d matrices, their inverses, and solutions
-    (float64). Diagonal units (``diagonal``) integrate missing values out column by
+    region's values missing, ``k`` blocks of the precision over its missing values (at most
+    d x d) with their inverses or the conditional covariances, and products with the
+    precision (float64). Diagonal units (``diagonal``) integrate missing values out column by
     column: their statistics' conditional means and weighted means instead (``2 k d``
     float64)."""
     if diagonal:
