@@ -228,9 +228,9 @@ class PCDensityEstimator(ModelFileMixin, DensityMixin, BaseEstimator):
         each column's variance (Gaussian columns are standardised before the circuit
         sees them, so scaling a column by ``c`` changes every log-density by exactly
         ``-log|c|``; for full-covariance units, the floor of the covariance's
-        eigenvalues in standardised units). The default is
-        :class:`sklearn.mixture.GaussianMixture`'s ``reg_covar``; regularisation is
-        ``reg_covar``'s job.
+        eigenvalues in standardised units, raised where the matrix rounded to ``dtype``
+        would lose it). The default is :class:`sklearn.mixture.GaussianMixture`'s
+        ``reg_covar``; regularisation is ``reg_covar``'s job.
     reg_covar : "auto" or float, default="auto"
         ``"auto"``: chosen by the search of ``structure="auto"`` (0, 0.01 or 0.1; 0 where
         the rows suffice for full covariances), else 0; the value used is

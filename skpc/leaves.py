@@ -423,7 +423,9 @@ class MultivariateGaussian(InputLayer):
         Source of the random initial means.
     min_var : float
         Floor of the covariance's eigenvalues after each M-step (for ``d = 1`` exactly
-        the floor of :class:`Gaussian`'s variance).
+        the floor of :class:`Gaussian`'s variance). A full covariance whose copy in ``dtype`` would
+        lose the floor (many eigenvalues at a small floor) has its eigenvalues kept above
+        ``d * eps * lambda_max`` too (``eps`` of ``dtype``, 1.2e-7 in float32).
     data_mean, data_std : ndarray of shape (n_regions, d) or None
         Per-variable location and scale: without ``data``, initial means are
         ``data_mean + data_std * noise``, initial covariances ``diag(max(data_std**2,
@@ -504,11 +506,12 @@ class MultivariateGaussian(InputLayer):
 
     def _shaped(self, xp, cov):
         """Covariances ``(..., d, d)`` symmetrised (diagonal when ``diagonal``), their
-        eigenvalues floored at ``min_var``."""
+        eigenvalues floored at ``min_var`` (and, full ones, where rounding to ``dtype``
+        would make them singular: see :func:`floor_eigenvalues`)."""
         if self.diagonal:  # its eigenvalues are its diagonal
             variances = xp.maximum(xp.diagonal(cov, axis1=-2, axis2=-1), self.min_var)
             return variances[..., None] * xp.eye(self.dim)
-        return floor_eigenvalues(xp, 0.5 * (cov + xp.swapaxes(cov, -1, -2)), self.min_var)
+        return floor_eigenvalues(xp, 0.5 * (cov + xp.swapaxes(cov, -1, -2)), self.min_var, self.dtype)
 
     def n_free_parameters(self):
         """Means and distinct covariance entries of every unit."""
@@ -811,7 +814,25 @@ def shortfall(xp, s0, share, prior_share):
     return prior_share * xp.maximum(share * s0.sum(axis=1, keepdims=True) - s0, 0.0)
 
 
-def floor_eigenvalues(xp, cov, floor):
-    """Symmetric matrices ``(..., d, d)`` with their eigenvalues raised to at least ``floor``."""
+def floor_eigenvalues(xp, cov, floor, dtype=np.float64):
+    """Symmetric matrices ``(..., d, d)`` with their eigenvalues raised to at least ``floor``.
+
+    Rounding the entries to ``dtype`` moves the eigenvalues by up to ``sqrt(d) * eps / 2 *
+    lambda_max``, which can make a matrix with many eigenvalues at a small floor
+    indefinite in float32 (collinear columns, clusters of few rows). The matrices whose
+    rounded copy would keep less than half the floor have their eigenvalues raised to
+    ``d * eps * lambda_max`` too, which rounding cannot undo; the others are untouched."""
     w, v = xp.linalg.eigh(cov)
-    return xp.matmul(v * xp.maximum(w, floor)[..., None, :], xp.swapaxes(v, -1, -2))
+
+    def rebuild(lowest):
+        return xp.matmul(v * xp.maximum(w, lowest)[..., None, :], xp.swapaxes(v, -1, -2))
+
+    out = rebuild(floor)
+    if np.dtype(dtype) == np.float64:
+        return out
+    rounded = xp.linalg.eigvalsh(out.astype(dtype).astype(np.float64))[..., :1]
+    lost = rounded < floor / 2
+    if not bool(lost.any()):
+        return out
+    safe = xp.maximum(floor, cov.shape[-1] * np.finfo(dtype).eps * w[..., -1:])
+    return rebuild(xp.where(lost, safe, floor))

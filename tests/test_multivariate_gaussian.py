@@ -25,7 +25,7 @@ from skpc import PCDensityEstimator
 from skpc._backend import CPU
 from skpc.engine.memory import circuit_bytes, joint_temporary_bytes
 from skpc.io import ModelFileError
-from skpc.leaves import MultivariateGaussian
+from skpc.leaves import MultivariateGaussian, floor_eigenvalues
 from skpc.solvers import EM, Adam, Anemone
 from skpc.structures import RegionGraph, rat_spn
 from tests.strict_backend import DeviceArray, StrictBackend
@@ -623,3 +623,33 @@ def test_add_sorted_equals_add_at_for_repeated_and_missing_indices():
     np.testing.assert_allclose(target, expected, rtol=1e-12)
     CPU.add_sorted(target, index[:0], values[:0])  # no rows: unchanged
     np.testing.assert_allclose(target, expected, rtol=1e-12)
+
+
+def test_floored_covariances_stay_positive_definite_once_rounded_to_float32():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        # Pairs of collinear columns (a cluster of few rows): the null directions are
+        # local, so rounding the large entries next to them to float32 moves their
+        # eigenvalues by about eps32 * 25, past min_var = 1e-6.
+        cov = np.kron(np.diag(rng.uniform(1.0, 50.0, size=15)), np.ones((2, 2)))
+        floored = floor_eigenvalues(np, cov, 1e-6, np.float32)
+        assert np.linalg.eigvalsh(floored.astype(np.float32).astype(np.float64))[0] > 0.5e-6
+        # float64 keeps min_var; so does a float32 matrix whose rounding keeps the floor
+        # (one small eigenvalue, random eigenvectors); a well-conditioned one is untouched
+        assert np.linalg.eigvalsh(floor_eigenvalues(np, cov, 1e-6))[0] == pytest.approx(1e-6)
+        q, _ = np.linalg.qr(rng.normal(size=(30, 30)))
+        spread = floor_eigenvalues(np, (q * np.geomspace(1e-9, 50.0, 30)) @ q.T, 1e-6, np.float32)
+        assert np.linalg.eigvalsh(spread)[0] == pytest.approx(1e-6)
+        spd = cov + np.eye(30)
+        assert np.allclose(floor_eigenvalues(np, spd, 1e-6, np.float32), spd)
+
+
+def test_a_float32_mixture_of_full_gaussians_on_collinear_columns_fits():
+    # 8 full components on 30 nearly collinear columns: clusters of few rows, most
+    # eigenvalues at the floor (a LinAlgError in float32 before the floor knew the dtype)
+    X = StandardScaler().fit_transform(load_breast_cancer().data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = PCDensityEstimator(structure="rat", structure_params=GMM, n_latents=8, max_iter=20,
+                                 random_state=0).fit(X)
+    assert est.dtype == "float32" and np.isfinite(est.score_samples(X)).all()

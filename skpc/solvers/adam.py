@@ -100,7 +100,8 @@ class Adam(Solver):
         if block.kind == "multivariate_gaussian":
             mean, free_chol = free
             chol = _cholesky_from_free(xp, free_chol)
-            cov = floor_eigenvalues(xp, xp.matmul(chol, xp.swapaxes(chol, -1, -2)), block.min_var)
+            cov = xp.matmul(chol, xp.swapaxes(chol, -1, -2))
+            cov = floor_eigenvalues(xp, cov, block.min_var, block.dtype)
             return (mean.astype(block.dtype), cov.astype(block.dtype))
         valid = block.valid if block.kind == "categorical" else None
         with np.errstate(over="ignore"):
