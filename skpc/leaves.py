@@ -423,9 +423,10 @@ class MultivariateGaussian(InputLayer):
         Source of the random initial means.
     min_var : float
         Floor of the covariance's eigenvalues after each M-step (for ``d = 1`` exactly
-        the floor of :class:`Gaussian`'s variance). A full covariance whose copy in ``dtype`` would
-        lose the floor (many eigenvalues at a small floor) has its eigenvalues kept above
-        ``d * eps * lambda_max`` too (``eps`` of ``dtype``, 1.2e-7 in float32).
+        the floor of :class:`Gaussian`'s variance). A full covariance whose copy in
+        ``dtype`` would lose the floor (many eigenvalues at a small floor) has its
+        eigenvalues kept above ``d * eps * lambda_max`` too (``eps`` of ``dtype``, 1.2e-7
+        in float32).
     data_mean, data_std : ndarray of shape (n_regions, d) or None
         Per-variable location and scale: without ``data``, initial means are
         ``data_mean + data_std * noise``, initial covariances ``diag(max(data_std**2,
@@ -506,8 +507,8 @@ class MultivariateGaussian(InputLayer):
 
     def _shaped(self, xp, cov):
         """Covariances ``(..., d, d)`` symmetrised (diagonal when ``diagonal``), their
-        eigenvalues floored at ``min_var`` (and, full ones, where rounding to ``dtype``
-        would make them singular: see :func:`floor_eigenvalues`)."""
+        eigenvalues floored at ``min_var`` (full ones further where their copy in ``dtype``
+        would lose that floor: see :func:`floor_eigenvalues`)."""
         if self.diagonal:  # its eigenvalues are its diagonal
             variances = xp.maximum(xp.diagonal(cov, axis1=-2, axis2=-1), self.min_var)
             return variances[..., None] * xp.eye(self.dim)
